@@ -1,0 +1,69 @@
+# Modelgate — `make demo` runs the demo, `make test` runs the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Demo runs production-shaped (DEBUG off, gunicorn, whitenoise) on plain HTTP at localhost.
+DEMO_ENV = SECRET_KEY="$$(cat var/demo-secret-key)" SECURE_COOKIES=false
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo seed serve test test-embedded lint format schema system-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv and install requirements.txt
+
+var/demo-secret-key:
+	mkdir -p var
+	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+	chmod 600 $@
+
+seed: venv var/demo-secret-key ## Migrate the embedded database and load demo data (idempotent)
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(DEMO_ENV) $(PY) manage.py seed_demo
+
+serve: venv var/demo-secret-key ## Serve the portal on http://$(HOST):$(PORT)
+	@echo "Modelgate portal: http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
+	$(DEMO_ENV) $(VENV)/bin/gunicorn modelgate.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --timeout 600 --access-logfile -
+
+demo: seed serve ## Set everything up and serve the demo portal
+
+# Markers: worker tests need a broker, postgres tests need PostgreSQL; on the embedded
+# default (SQLite, no broker) they are deselected here, and .ci/run runs them against both.
+test: venv system-deps ## Run the whole suite (on PostgreSQL + Redis when DATABASE_URL/REDIS_URL say so)
+	@markers=(); \
+	[[ -n "$${REDIS_URL}$${CELERY_BROKER_URL}" ]] || markers+=("not worker"); \
+	[[ "$${DATABASE_URL}" == postgres* ]] || markers+=("not postgres"); \
+	expr=$$(IFS='|'; echo "$${markers[*]}" | sed 's/|/ and /g'); \
+	echo "test run: DATABASE_URL=$${DATABASE_URL:-<embedded sqlite>} broker=$${REDIS_URL:-<in-process>} markers=$${expr:-<all>}"; \
+	SECRET_KEY=test-secret-key-not-for-production DJANGO_ALLOW_ASYNC_UNSAFE=true \
+	  $(PY) -m pytest -n 2 --dist loadgroup $${expr:+-m "$$expr"} $(PYTEST_ARGS)
+
+test-embedded: ## Run the suite on the embedded default (SQLite, tasks in-process)
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(MAKE) test
+
+system-deps: ## Install Debian's chromium for browser tests if it is missing (needs root)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+lint: venv ## ruff, Django checks, migrations up to date
+	$(VENV)/bin/ruff check .
+	SECRET_KEY=lint $(PY) manage.py check
+	SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
+
+schema: venv ## Validate the OpenAPI schema (fails on warnings)
+	SECRET_KEY=schema $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) var

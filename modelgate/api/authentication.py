@@ -1,0 +1,72 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from modelgate.core.models import ApiToken
+
+
+def authenticate_token(raw: str):
+    """Return (user, token) for an active token, else raise AuthenticationFailed."""
+    token = (
+        ApiToken.objects.active()
+        .select_related("user")
+        .filter(key_hash=ApiToken.hash_key(raw))
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+    now = timezone.now()
+    interval = timedelta(seconds=settings.API_TOKEN_TOUCH_INTERVAL_SECONDS)
+    if token.last_used_at is None or now - token.last_used_at > interval:
+        # Touch at most once a minute: a write per request would dominate read latency.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user, token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` (also what MLFLOW_TRACKING_TOKEN sends)."""
+
+    keyword = "bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("Token contains invalid characters.") from None
+        return authenticate_token(raw)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class BasicPasswordAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic with username + password or username + API token as the password
+    (what MLFLOW_TRACKING_USERNAME/PASSWORD send)."""
+
+    def authenticate_credentials(self, userid, password, request=None):
+        if password.startswith(ApiToken.PREFIX):
+            user, token = authenticate_token(password)
+            if user.get_username() != userid:
+                raise exceptions.AuthenticationFailed("Token does not belong to this user.")
+            return user, token
+        user = authenticate(request=request, username=userid, password=password)
+        if user is None or not user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid username/password.")
+        return user, None
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "modelgate.api.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer"}

@@ -1,0 +1,74 @@
+"""Admin console. Auditors read everything and change nothing; checked on the server."""
+
+from django.contrib import admin
+
+from modelgate.core import roles
+from modelgate.core.models import ApiToken, AuditEvent, Job, Team
+
+
+class AuditorReadOnlyMixin:
+    """Auditors get view permission only: no add/change/delete, no write actions."""
+
+    def _read_only(self, request):
+        return roles.is_read_only(request.user)
+
+    def has_add_permission(self, request, *args):
+        return not self._read_only(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return not self._read_only(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._read_only(request) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        if self._read_only(request):
+            return {}
+        return super().get_actions(request)
+
+
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """Nobody edits or deletes append-only records through the admin, admins included."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Team)
+class TeamAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("name", "user", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "user__username", "key_prefix")
+    readonly_fields = ("key_prefix", "key_hash", "created_at", "last_used_at")
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False  # tokens are created with `manage.py create_token` or the API, shown once
+
+
+@admin.register(Job)
+class JobAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "progress", "created_at", "finished_at")
+    list_filter = ("status", "kind")
+    search_fields = ("id", "kind", "object_id")
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(AppendOnlyAdmin):
+    list_display = ("id", "created_at", "actor_username", "source", "action", "object_type", "object_id", "model_name")
+    list_filter = ("action", "source", "object_type")
+    search_fields = ("actor_username", "action", "object_id", "object_repr", "model_name", "request_id")
+    date_hierarchy = "created_at"

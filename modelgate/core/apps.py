@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "modelgate.core"
+    label = "core"
+    verbose_name = "Modelgate core"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from modelgate.core import roles
+
+        # Framework glue: permissions exist only after every app migrated, so
+        # role → permission grants are synced after migrate, not in a migration.
+        post_migrate.connect(roles.sync_role_permissions, dispatch_uid="core.sync_roles")

@@ -1,0 +1,91 @@
+"""Roles are auth groups; each grants object-less permissions (which actions).
+Teams decide which objects (guardian object permissions). The two are ANDed.
+
+Apps add their permissions to ROLE_PERMISSIONS; ``sync_role_permissions`` runs
+after every migrate and grants exactly what the table says (codenames that do
+not exist yet, e.g. an app not installed, are ignored).
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+DATA_SCIENTIST = "data_scientist"
+ML_ENGINEER = "ml_engineer"
+BUSINESS_APPROVER = "business_approver"
+RISK_OFFICER = "risk_officer"
+AUDITOR = "auditor"
+ADMIN = "admin"
+
+ROLES = (DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, AUDITOR, ADMIN)
+ROLE_LABELS = {
+    DATA_SCIENTIST: "Data scientist",
+    ML_ENGINEER: "ML engineer",
+    BUSINESS_APPROVER: "Business approver",
+    RISK_OFFICER: "Risk officer",
+    AUDITOR: "Auditor",
+    ADMIN: "Administrator",
+}
+# Roles whose members see every team's objects (read), by explicit decision.
+SEE_ALL_TEAMS_ROLES = (AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER)
+
+# "app_label.codename" per role. Each app extends this table for its own models.
+_READ_CORE = ["core.view_team", "core.view_job"]
+_OWN_TOKENS = ["core.view_apitoken", "core.add_apitoken", "core.change_apitoken"]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    DATA_SCIENTIST: [*_READ_CORE, *_OWN_TOKENS],
+    ML_ENGINEER: [*_READ_CORE, *_OWN_TOKENS],
+    BUSINESS_APPROVER: [*_READ_CORE],
+    RISK_OFFICER: [*_READ_CORE],
+    AUDITOR: [*_READ_CORE, "core.view_auditevent", "core.view_apitoken"],
+    ADMIN: ["*"],  # every permission
+}
+
+
+def grant(role: str, *perms: str) -> None:
+    """Called by apps at import time (their roles module) to extend the table."""
+    ROLE_PERMISSIONS.setdefault(role, []).extend(perms)
+
+
+def sync_role_permissions(sender=None, **kwargs):
+    # Each app's role grants live in its own ``roles`` module; import them so the table is complete.
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        if config.name in ("registry", "governance", "monitoring"):
+            try:
+                __import__(f"{config.name}.roles")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.roles":
+                    raise
+    all_perms = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = ROLE_PERMISSIONS.get(role, [])
+        if "*" in wanted:
+            perms = list(all_perms.values())
+        else:
+            perms = [all_perms[name] for name in dict.fromkeys(wanted) if name in all_perms]
+        group.permissions.set(perms)
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_modelgate_roles", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._modelgate_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles)) or (user.is_authenticated and user.is_superuser and ADMIN in roles)
+
+
+def sees_all_teams(user) -> bool:
+    return user.is_authenticated and (user.is_superuser or bool(user_roles(user) & set(SEE_ALL_TEAMS_ROLES)))
+
+
+def is_read_only(user) -> bool:
+    """Auditors read everything and write nothing (admins may hold other roles too)."""
+    roles = user_roles(user)
+    return AUDITOR in roles and not user.is_superuser and ADMIN not in roles

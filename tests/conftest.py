@@ -1,0 +1,169 @@
+"""Personas, API clients and real-service fixtures shared by every test module.
+
+Personas (fixed, as in Healthchecks' BaseTestCase):
+- ``ds_owner``: data scientist in the owning team ``credit``
+- ``mle_teammate``: ML engineer in ``credit``
+- ``outsider``: data scientist in another team (``fraud``)
+- ``approver``: business approver; ``risk``: risk officer
+- ``auditor``: read-only everything; ``admin_user``: administrator
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from modelgate.core import roles
+from modelgate.core.services import token_create
+from tests.factories import TeamFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def team_credit(db):
+    return TeamFactory(slug="credit", name="Credit Risk")
+
+
+@pytest.fixture
+def team_fraud(db):
+    return TeamFactory(slug="fraud", name="Fraud Detection")
+
+
+@pytest.fixture
+def ds_owner(team_credit):
+    return UserFactory(username="dana", roles=[roles.DATA_SCIENTIST], teams=[team_credit])
+
+
+@pytest.fixture
+def mle_teammate(team_credit):
+    return UserFactory(username="mel", roles=[roles.ML_ENGINEER], teams=[team_credit])
+
+
+@pytest.fixture
+def outsider(team_fraud):
+    return UserFactory(username="otto", roles=[roles.DATA_SCIENTIST], teams=[team_fraud])
+
+
+@pytest.fixture
+def approver(db):
+    return UserFactory(username="bea", roles=[roles.BUSINESS_APPROVER])
+
+
+@pytest.fixture
+def risk(db):
+    return UserFactory(username="rick", roles=[roles.RISK_OFFICER])
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="audrey", roles=[roles.AUDITOR])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", roles=[roles.ADMIN])
+
+
+@pytest.fixture
+def api():
+    """An API client; ``api.as_user(user)`` authenticates with a real bearer token."""
+
+    client = APIClient()
+
+    def as_user(user):
+        _, raw = token_create(user=user, name="test")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client
+
+    client.as_user = as_user
+    return client
+
+
+def api_for(user):
+    client = APIClient()
+    _, raw = token_create(user=user, name="test")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def run_jobs_inline(settings):
+    """Run dispatched jobs in-process even when a broker is configured (for tests
+    of a job's logic; the worker path has its own tests marked ``worker``)."""
+    from modelgate.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def _redis_url():
+    return os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real ``celery worker`` subprocess bound to this test database over Redis.
+
+    Tests using it must commit their data (``transactional_db``) and are grouped
+    on one xdist worker (``xdist_group("celery-worker")``) so one consumer owns the queue.
+    """
+    broker = _redis_url()
+    if not broker:
+        pytest.fail("worker tests need REDIS_URL (they are deselected with -m 'not worker' on the embedded run)")
+    from django.db import connection
+
+    env = dict(os.environ)
+    settings_dict = connection.settings_dict
+    if connection.vendor == "postgresql":
+        env["DATABASE_URL"] = (
+            f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+        )
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
+    env.setdefault("SECRET_KEY", "test-worker")
+    from modelgate.celery import app
+
+    app.control.purge()
+    log = open(ROOT / "var" / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=solo", "--concurrency=1",
+         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited early; see {log.name}")
+        try:
+            if app.control.ping(timeout=1.0):
+                break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("celery worker did not answer a ping within 60 s")
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,83 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+
+from modelgate.core import audit
+from modelgate.core.context import actor_context
+from modelgate.core.models import AuditEvent
+
+
+def _three_events(user=None):
+    with actor_context(source="command", user=user):
+        for i in range(3):
+            audit.record(action="test.event", object_type="test.thing", object_id=str(i), changes={"n": {"before": i, "after": i + 1}})
+
+
+def test_it_chains_events_and_verifies(ds_owner):
+    _three_events(ds_owner)
+    events = list(AuditEvent.objects.order_by("id"))
+    assert events[0].prev_hash == audit.GENESIS_HASH
+    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert events[0].actor_username == "dana" and events[0].source == "command"
+    assert audit.verify_chain().ok
+
+
+def test_it_records_actor_request_id_and_ip_from_an_api_request(ds_owner):
+    from tests.conftest import api_for
+
+    client = api_for(ds_owner)
+    response = client.post("/api/v1/tokens/", {"name": "x"}, format="json", HTTP_X_REQUEST_ID="req-123", REMOTE_ADDR="10.1.2.3")
+    assert response.status_code == 201
+    event = AuditEvent.objects.get(action="token.create", object_id=str(response.json()["id"]))
+    assert (event.actor_username, event.source, event.request_id, event.client_ip) == ("dana", "api", "req-123", "10.1.2.3")
+    assert event.token_id is not None
+
+
+def _tamper(sql, params):
+    """Edit the table behind the application's back, as an intruder with database access would
+    (on PostgreSQL that intruder must first disable the append-only trigger)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_update_delete")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_no_update_delete")
+
+
+def test_verify_audit_reports_a_raw_sql_edit(db):
+    _three_events()
+    middle = AuditEvent.objects.order_by("id")[1]
+    _tamper("UPDATE core_auditevent SET action = 'test.forged' WHERE id = %s", [middle.id])
+
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_id == middle.id
+    with pytest.raises(CommandError, match=f"#{middle.id}"):
+        call_command("verify_audit")
+
+
+def test_verify_audit_reports_a_deleted_event(db):
+    _three_events()
+    first, second, third = AuditEvent.objects.order_by("id")
+    _tamper("DELETE FROM core_auditevent WHERE id = %s", [second.id])
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_id == third.id
+
+
+@pytest.mark.postgres
+def test_postgres_trigger_refuses_update_and_delete(db):
+    from django.db.utils import InternalError
+
+    _three_events()
+    event = AuditEvent.objects.first()
+    for sql in ("UPDATE core_auditevent SET action = 'x' WHERE id = %s", "DELETE FROM core_auditevent WHERE id = %s"):
+        with pytest.raises(InternalError, match="append-only"):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, [event.id])
+    assert audit.verify_chain().ok
+
+
+def test_verify_audit_command_passes_on_an_intact_chain(db, capsys):
+    _three_events()
+    call_command("verify_audit")
+    assert "3 events verified" in capsys.readouterr().out

@@ -1,0 +1,61 @@
+import os
+import subprocess
+import sys
+
+from django.test import Client
+
+from tests.conftest import ROOT
+
+
+def _manage(*args, env):
+    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=60)
+
+
+def test_it_refuses_to_start_without_secret_key_when_debug_is_off():
+    result = _manage("check", env={"DEBUG": "false"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "DEBUG" in result.stderr
+
+
+def test_it_starts_with_a_secret_key_and_debug_off():
+    result = _manage("check", env={"DEBUG": "false", "SECRET_KEY": "x" * 50})
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_rejects_a_malformed_boolean_and_a_wildcard_host():
+    bad_bool = _manage("check", env={"DEBUG": "maybe"})
+    assert bad_bool.returncode != 0 and "DEBUG must be true or false" in bad_bool.stderr
+    wildcard = _manage("check", env={"DEBUG": "true", "ALLOWED_HOSTS": "*"})
+    assert wildcard.returncode != 0 and "ALLOWED_HOSTS" in wildcard.stderr
+
+
+def test_healthz_answers_without_authentication(db):
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_database_broker_and_artifact_store(db):
+    response = Client().get("/readyz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert set(body["checks"]) == {"database", "broker", "artifact_store"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_readyz_reports_503_when_the_artifact_store_is_unusable(db, settings, tmp_path):
+    from django.core.files.storage import storages
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the store folder should be")
+    settings.STORAGES = settings.STORAGES | {
+        "artifacts": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(blocked)}}
+    }
+    storages._storages.pop("artifacts", None)
+    try:
+        response = Client().get("/readyz")
+    finally:
+        storages._storages.pop("artifacts", None)
+    assert response.status_code == 503
+    assert response.json()["checks"]["artifact_store"]["ok"] is False

@@ -15,6 +15,9 @@ core_router.register("tokens", core_api.ApiTokenViewSet, basename="token")
 api_v1 = [
     path("me/", core_api.MeView.as_view(), name="me"),
     path("", include(core_router.urls)),
+    path("", include("registry.api.urls")),
+    path("", include("governance.api.urls")),
+    path("", include("monitoring.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +29,9 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("registry/", include("registry.urls")),
+    path("governance/", include("governance.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("", portal.home, name="home"),
 ]
 

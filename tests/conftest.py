@@ -132,7 +132,10 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     from modelgate.celery import app
 
     app.control.purge()
-    log = open(ROOT / "var" / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log", "w")
+    from django.conf import settings
+
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(settings.VAR_DIR / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=solo", "--concurrency=1",
          "--without-gossip", "--without-mingle", "--loglevel=INFO"],

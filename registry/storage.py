@@ -1,0 +1,165 @@
+"""Content-addressed artifact storage.
+
+Uploads stream to a temporary name in chunks while the SHA-256 and size are
+computed (memory does not grow with file size), then move to ``sha256/ab/cd/<hash>``.
+Identical bytes are stored once. A client-supplied hash that does not match,
+or a size over the limit, stores nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import FileSystemStorage, storages
+from django.db import IntegrityError, transaction
+
+from modelgate.core.errors import ApplicationError, PayloadTooLargeError
+from registry.models import ArtifactBlob
+
+CHUNK_SIZE = 1024 * 1024
+
+
+def artifact_store():
+    return storages["artifacts"]
+
+
+def blob_storage_name(sha256: str) -> str:
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class _HashingReader:
+    """File-like wrapper hashing and counting bytes as storage reads them."""
+
+    def __init__(self, chunks: Iterator[bytes], max_bytes: int):
+        self._chunks = chunks
+        self._buffer = b""
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) < n:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                break
+            if not chunk:
+                continue
+            self.size += len(chunk)
+            if self.size > self.max_bytes:
+                raise PayloadTooLargeError(
+                    f"The file is larger than the limit of {self.max_bytes} bytes.", fields={"file": ["too large"]}
+                )
+            self.digest.update(chunk)
+            self._buffer += chunk
+        if n < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+
+def iter_chunks(fileobj, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    if hasattr(fileobj, "chunks"):
+        yield from fileobj.chunks(chunk_size)
+        return
+    while True:
+        chunk = fileobj.read(chunk_size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def store_stream(
+    chunks: Iterable[bytes], *, expected_sha256: str | None = None, max_bytes: int | None = None
+) -> ArtifactBlob:
+    """Stream bytes into the store and return the (possibly pre-existing) blob."""
+    max_bytes = settings.ARTIFACT_MAX_BYTES if max_bytes is None else max_bytes
+    if expected_sha256 is not None:
+        expected_sha256 = expected_sha256.strip().lower()
+        if len(expected_sha256) != 64 or any(c not in "0123456789abcdef" for c in expected_sha256):
+            raise ApplicationError("sha256 must be 64 hex digits.", fields={"sha256": ["must be 64 hex digits"]})
+    store = artifact_store()
+    reader = _HashingReader(iter(chunks), max_bytes)
+    temp_name = f"tmp/{uuid.uuid4().hex}"
+    try:
+        temp_name = _save_streaming(store, temp_name, reader)
+    except BaseException:
+        _delete_quietly(store, temp_name)
+        raise
+    sha256 = reader.digest.hexdigest()
+    if expected_sha256 is not None and sha256 != expected_sha256:
+        _delete_quietly(store, temp_name)
+        raise ApplicationError(
+            f"The uploaded content's SHA-256 is {sha256}, not the {expected_sha256} you sent; nothing was stored.",
+            code="hash_mismatch",
+            fields={"sha256": ["does not match the uploaded content"]},
+        )
+    final_name = blob_storage_name(sha256)
+    existing = ArtifactBlob.objects.filter(sha256=sha256).first()
+    if existing is not None and store.exists(existing.storage_name):
+        _delete_quietly(store, temp_name)
+        return existing
+    _promote(store, temp_name, final_name)
+    try:
+        with transaction.atomic():
+            blob, _ = ArtifactBlob.objects.get_or_create(
+                sha256=sha256, defaults={"size": reader.size, "storage_name": final_name}
+            )
+    except IntegrityError:  # a concurrent upload of the same bytes won the insert
+        blob = ArtifactBlob.objects.get(sha256=sha256)
+    return blob
+
+
+def _save_streaming(store, name: str, reader: _HashingReader) -> str:
+    if isinstance(store, FileSystemStorage):
+        # Write in chunks ourselves: FileSystemStorage.save() would need a sized File.
+        path = store.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            while True:
+                data = reader.read(CHUNK_SIZE)
+                if not data:
+                    break
+                out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        return name
+    return store.save(name, File(reader, name=name))
+
+
+def _promote(store, temp_name: str, final_name: str) -> None:
+    if isinstance(store, FileSystemStorage):
+        final_path = store.path(final_name)
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        os.replace(store.path(temp_name), final_path)  # atomic on one filesystem
+        return
+    if not store.exists(final_name):
+        with store.open(temp_name, "rb") as handle:
+            store.save(final_name, handle)
+    _delete_quietly(store, temp_name)
+
+
+def _delete_quietly(store, name: str) -> None:
+    with contextlib.suppress(Exception):  # best-effort cleanup of a temporary file
+        store.delete(name)
+
+
+def open_blob(blob: ArtifactBlob):
+    """Open a stored blob for reading (binary)."""
+    return artifact_store().open(blob.storage_name, "rb")
+
+
+def verify_blob(blob: ArtifactBlob) -> bool:
+    """Re-hash the stored bytes and compare with the recorded SHA-256."""
+    digest = hashlib.sha256()
+    with open_blob(blob) as handle:
+        for chunk in iter_chunks(handle):
+            digest.update(chunk)
+    return digest.hexdigest() == blob.sha256

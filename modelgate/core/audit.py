@@ -84,8 +84,10 @@ def record(
     user, token = current_actor()
     if actor is not None:
         user = actor
+    now = timezone.now()
     event = AuditEvent(
-        created_at=timezone.now(),
+        # Millisecond precision: JSON dumps (backup, export) keep milliseconds, so the hash survives a round trip.
+        created_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
         actor_id=user.pk if user is not None else None,
         actor_username=user.get_username() if user is not None else "",
         token_id=token.pk if token is not None else None,

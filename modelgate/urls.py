@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("registry.api.urls")),
     path("", include("governance.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("monitoring.telemetry.api.urls")),
 ]
 
 urlpatterns = [
@@ -31,6 +32,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("registry/", include("registry.urls")),
     path("governance/", include("governance.urls")),
+    path("monitoring/sla/", include("monitoring.telemetry.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("", portal.home, name="home"),
 ]

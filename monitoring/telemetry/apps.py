@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class TelemetryConfig(AppConfig):
+    """SLA monitoring: telemetry ingestion, rollups, SLA/alert rules, dashboards.
+
+    A Django app of its own inside ``monitoring/`` so its migrations and models
+    evolve independently of the report models.
+    """
+
+    name = "monitoring.telemetry"
+    label = "telemetry"
+    verbose_name = "Monitoring: SLAs and telemetry"

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "registry",
     "governance",
     "monitoring",
+    "monitoring.telemetry",
 ]
 
 MIDDLEWARE = [

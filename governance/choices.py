@@ -13,7 +13,7 @@ class RequestState(models.TextChoices):
 
 # The state machine of a promotion request: state -> states it may move to.
 REQUEST_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    RequestState.DRAFT: (RequestState.PENDING, RequestState.APPROVED, RequestState.CANCELLED),
+    RequestState.DRAFT: (RequestState.PENDING, RequestState.CANCELLED),
     RequestState.PENDING: (RequestState.APPROVED, RequestState.REJECTED, RequestState.CANCELLED, RequestState.EXPIRED),
     RequestState.APPROVED: (RequestState.DEPLOYED, RequestState.CANCELLED, RequestState.EXPIRED),
     RequestState.REJECTED: (),

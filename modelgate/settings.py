@@ -133,6 +133,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "inter
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.sweep_jobs", "schedule": 60.0},
+    "governance-sweep-webhooks": {"task": "governance.sweep_webhooks", "schedule": 60.0},
+    "governance-periodic-review": {"task": "governance.periodic_review", "schedule": 24 * 3600.0},
 }
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)

@@ -1,6 +1,17 @@
 """Portal (HTML) routes of the governance app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from governance import views
 
 app_name = "governance"
-urlpatterns: list = []
+urlpatterns = [
+    path("requests/", views.request_list, name="request-list"),
+    path("requests/<int:pk>/", views.request_detail, name="request-detail"),
+    path("requests/<int:pk>/status/", views.request_status, name="request-status"),
+    path("audit/", views.audit_trail, name="audit"),
+    path("audit/verify/", views.audit_verify, name="audit-verify"),
+]
+urlpatterns += [
+    path("requests/<int:pk>/decide/", views.request_decide, name="request-decide"),
+]

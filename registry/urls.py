@@ -1,6 +1,12 @@
 """Portal (HTML) routes of the registry app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from registry import views
 
 app_name = "registry"
-urlpatterns: list = []
+urlpatterns = [
+    path("models/", views.model_list, name="model-list"),
+    path("models/<str:name>/", views.model_detail, name="model-detail"),
+    path("models/<str:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
+]

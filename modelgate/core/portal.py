@@ -1,13 +1,32 @@
-"""Portal views shared by every app: login, home, error pages."""
+"""Portal views shared by every app: login, home/inbox, error pages, and the
+small helpers every portal view uses (HTMX partial detection, pagination)."""
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponseServerError
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from modelgate.core import roles
 from modelgate.core.services import user_teams
+
+PAGE_SIZE = 25
+
+
+def htmx_partial(request) -> bool:
+    """True when HTMX asks for a fragment (not a boosted full-page navigation)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted
+
+
+def paginate(request, queryset, per_page: int = PAGE_SIZE) -> dict:
+    """Context for ``partials/pagination.html``: the page and the query string to keep filters."""
+    page_obj = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    encoded = params.urlencode()
+    return {"page_obj": page_obj, "querystring_without_page": f"{encoded}&" if encoded else ""}
 
 
 class LoginView(auth_views.LoginView):
@@ -21,7 +40,35 @@ def home(request):
         "roles": [roles.ROLE_LABELS[r] for r in sorted(roles.user_roles(request.user))],
         "teams": list(user_teams(request.user)),
     }
+    context.update(_recent_activity(request.user))
+    context.update(_governance_inbox(request.user))
     return render(request, "core/home.html", context)
+
+
+def _governance_inbox(user) -> dict:
+    """Requests waiting for my decision and my own open requests (when governance is installed)."""
+    try:
+        from governance import views as governance_views
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("governance"):
+            return {}
+        raise
+    return {
+        "has_governance": True,
+        "waiting": governance_views.waiting_for(user),
+        "my_requests": governance_views.my_open_requests(user),
+        "can_approve": user.has_perm("governance.approve_promotionrequest") and not roles.is_read_only(user),
+    }
+
+
+def _recent_activity(user) -> dict:
+    """The last events on my teams' models (everything for roles that see all teams)."""
+    from modelgate.core.models import AuditEvent
+
+    events = AuditEvent.objects.exclude(model_name="").order_by("-id")
+    if not roles.sees_all_teams(user):
+        events = events.filter(team_slug__in=user_teams(user).values("slug"))
+    return {"activity": list(events[:15])}
 
 
 def permission_denied(request, exception=None):

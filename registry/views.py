@@ -1,0 +1,282 @@
+"""Portal pages of the registry: the model catalog, a model, a version.
+
+Thin: every read goes through ``restrict()`` first (rows outside the user's
+teams answer 404), lists are built with a fixed number of queries whatever
+their length, and writes go through the apps' service functions.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+
+from modelgate.core.models import AuditEvent, Team
+from modelgate.core.permissions import restrict
+from modelgate.core.portal import paginate
+from registry.choices import Framework, VersionStatus
+from registry.models import ModelVersion, RegisteredModel, VersionParent
+
+SORTS = {
+    "name": ("name", "Name (A–Z)"),
+    "-updated": ("-updated_at", "Recently updated"),
+    "-created": ("-created_at", "Newest"),
+    "team": ("team__name", "Team"),
+    "-versions": ("-version_count", "Most versions"),
+}
+
+
+def _catalog_queryset(user, params):
+    latest = ModelVersion.objects.filter(registered_model=OuterRef("pk")).order_by("-version")
+    qs = (
+        restrict(RegisteredModel.objects.all(), user, "view")
+        .select_related("team")
+        .annotate(
+            version_count=Count("versions", distinct=True),
+            latest_version=Max("versions__version"),
+            latest_status=Subquery(latest.values("status")[:1]),
+            latest_framework=Subquery(latest.values("framework")[:1]),
+        )
+    )
+    q = params.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    if params.get("team"):
+        qs = qs.filter(team__slug=params["team"])
+    tag = params.get("tag", "").strip()
+    if tag:
+        # "key" matches models carrying the tag, "key=value" its value too.
+        key, _, value = tag.partition("=")
+        qs = qs.filter(**{f"tags__{key}": value}) if value else qs.filter(tags__has_key=key)
+    if params.get("framework"):
+        qs = qs.filter(Exists(ModelVersion.objects.filter(registered_model=OuterRef("pk"), framework=params["framework"])))
+    if params.get("status"):
+        qs = qs.filter(latest_status=params["status"])
+    qs, env_filter = _environment_filter(qs, params.get("environment", ""))
+    order = SORTS.get(params.get("sort", ""), SORTS["name"])[0]
+    return qs.order_by(order, "pk"), env_filter
+
+
+def _environment_filter(qs, environment):
+    """Filter on "has a version deployed in <environment>" once governance knows deployments."""
+    deployments = _deployment_api()
+    if deployments is None or not environment:
+        return qs, environment if deployments else ""
+    return deployments.filter_models_in_environment(qs, environment), environment
+
+
+def _deployment_api():
+    """Governance's portal helpers (environments, deployments, requests), or None.
+
+    The registry must not depend on governance: the import is lazy, and a registry
+    without governance installed still renders every page, without environment columns.
+    """
+    try:
+        from governance import views as governance_views
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("governance"):
+            return None
+        raise
+    return governance_views if hasattr(governance_views, "environment_board") else None
+
+
+@login_required
+def model_list(request):
+    qs, _ = _catalog_queryset(request.user, request.GET)
+    context = paginate(request, qs)
+    rows = list(context["page_obj"].object_list)
+    deployments = _deployment_api()
+    environments = deployments.environments() if deployments else []
+    board = deployments.current_versions_by_model([m.pk for m in rows]) if deployments else {}
+    status_labels, framework_labels = dict(VersionStatus.choices), dict(Framework.choices)
+    for row in rows:
+        row.latest_status_label = status_labels.get(row.latest_status, "")
+        row.latest_framework_label = framework_labels.get(row.latest_framework, "")
+        row.env_versions = [board.get(row.pk, {}).get(env.pk) for env in environments]
+    context.update(
+        {
+            "models": rows,
+            "teams": Team.objects.all(),
+            "frameworks": Framework.choices,
+            "statuses": VersionStatus.choices,
+            "environments": environments,
+            "sorts": [(key, label) for key, (_, label) in SORTS.items()],
+            "filters": {k: request.GET.get(k, "") for k in ("q", "team", "tag", "framework", "status", "environment", "sort")},
+        }
+    )
+    context["filtered"] = any(v for k, v in context["filters"].items() if k != "sort")
+    return render(request, "registry/model_list.html", context)
+
+
+def _visible_model(user, name):
+    return get_object_or_404(restrict(RegisteredModel.objects.select_related("team"), user, "view"), name=name)
+
+
+@login_required
+def model_detail(request, name):
+    model = _visible_model(request.user, name)
+    versions = list(model.versions.order_by("-version").prefetch_related("aliases")[:100])
+    deployments = _deployment_api()
+    board = deployments.environment_board(model) if deployments else []
+    history = AuditEvent.objects.filter(model_name=model.name).order_by("-id")[:50]
+    return render(
+        request,
+        "registry/model_detail.html",
+        {"model": model, "versions": versions, "board": board, "history": history, "has_governance": bool(deployments)},
+    )
+
+
+@login_required
+def version_detail(request, name, version):
+    model = _visible_model(request.user, name)
+    mv = get_object_or_404(
+        ModelVersion.objects.select_related("registered_model__team", "training_run", "created_by").prefetch_related(
+            "aliases", "trained_on__dataset"
+        ),
+        registered_model=model,
+        version=version,
+    )
+    artifacts = list(mv.artifacts.select_related("blob").order_by("path"))
+    parents = list(VersionParent.objects.filter(child=mv).select_related("parent__registered_model"))
+    children = list(VersionParent.objects.filter(parent=mv).select_related("child__registered_model"))
+    deployments = _deployment_api()
+    about_version = Q(object_type="registry.modelversion", object_id=str(mv.pk)) | Q(
+        object_type="registry.artifact", object_id__in=[str(a.pk) for a in artifacts]
+    )
+    if deployments:
+        about_version |= Q(object_type="governance.promotionrequest", object_id__in=deployments.version_audit_filter(mv))
+    history = AuditEvent.objects.filter(about_version).order_by("-id")[:50]
+    for artifact in artifacts:
+        artifact.download_url = _download_url(mv, artifact)
+    governance = deployments.version_governance(mv, request.user) if deployments else {}
+    return render(
+        request,
+        "registry/version_detail.html",
+        {
+            "model": model,
+            "mv": mv,
+            "artifacts": artifacts,
+            "input_rows": schema_rows(mv.schema_format, mv.input_schema),
+            "output_rows": schema_rows(mv.schema_format, mv.output_schema),
+            "packages": _packages(mv.environment),
+            "lineage": lineage_diagram(mv, parents, children),
+            "history": history,
+            "governance": governance,
+            "reports": _reports(mv, request.user),
+        },
+    )
+
+
+def _download_url(mv, artifact) -> str:
+    """The registry API's streaming download (session auth works for the portal user)."""
+    for name, kwargs in (
+        ("v1:artifact-download", {"pk": artifact.pk}),
+        ("v1:modelversion-artifact-download", {"name": mv.registered_model.name, "version": mv.version, "path": artifact.path}),
+    ):
+        try:
+            return reverse(name, kwargs=kwargs)
+        except NoReverseMatch:
+            continue
+    return ""
+
+
+def _reports(mv, user):
+    """Monitoring's reports of this version (tabs on the page), or None without monitoring."""
+    governance = _deployment_api()
+    if governance is None or not hasattr(governance, "version_reports"):
+        return None
+    return governance.version_reports(mv, user)
+
+
+def _packages(environment) -> list[str]:
+    packages = (environment or {}).get("packages") or []
+    return [str(p) for p in packages] if isinstance(packages, list) else [f"{k}=={v}" for k, v in dict(packages).items()]
+
+
+def schema_rows(schema_format: str, schema) -> list[dict]:
+    """A schema as rows a non-engineer can read: name, type, required, notes."""
+    if not schema or not isinstance(schema, dict):
+        return []
+    rows = []
+    if "fields" in schema:  # Avro record
+        for field in schema.get("fields") or []:
+            ftype = field.get("type")
+            nullable = isinstance(ftype, list) and "null" in ftype
+            if isinstance(ftype, list):
+                ftype = " or ".join(_avro_type(t) for t in ftype if t != "null")
+            else:
+                ftype = _avro_type(ftype)
+            notes = field.get("doc", "")
+            if isinstance(field.get("type"), dict) and field["type"].get("symbols"):
+                notes = (notes + " one of: " + ", ".join(field["type"]["symbols"])).strip()
+            rows.append({"name": field.get("name", "?"), "type": ftype, "required": not nullable, "notes": notes})
+        return rows
+    required = set(schema.get("required") or [])
+    for name, spec in (schema.get("properties") or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        ftype = spec.get("type", "any")
+        if isinstance(ftype, list):
+            ftype = " or ".join(t for t in ftype if t != "null")
+        notes = []
+        if spec.get("description"):
+            notes.append(spec["description"])
+        if "enum" in spec:
+            notes.append("one of: " + ", ".join(str(v) for v in spec["enum"]))
+        if "minimum" in spec:
+            notes.append(f"≥ {spec['minimum']}")
+        if "maximum" in spec:
+            notes.append(f"≤ {spec['maximum']}")
+        if spec.get("format"):
+            notes.append(f"format {spec['format']}")
+        rows.append({"name": name, "type": ftype, "required": name in required, "notes": "; ".join(notes)})
+    return rows
+
+
+def _avro_type(t) -> str:
+    if isinstance(t, dict):
+        return t.get("logicalType") or t.get("type", "record")
+    return str(t)
+
+
+NODE_W, NODE_H, GAP_Y, COL_X = 200, 40, 14, (10, 290, 570)
+
+
+def lineage_diagram(mv, parents, children) -> dict:
+    """Positions for a server-rendered SVG: inputs (parents, datasets, run, commit) on
+    the left, the version in the middle, versions derived from it on the right.
+    No script needed, so it renders under the CSP and in screenshots."""
+    left = []
+    for link in parents:
+        p = link.parent
+        left.append({"kind": "parent", "label": f"{p.registered_model.name} v{p.version}", "sub": link.get_relation_display(),
+                     "url": f"/registry/models/{p.registered_model.name}/versions/{p.version}/"})
+    for dv in mv.trained_on.all():
+        left.append({"kind": "dataset", "label": f"{dv.dataset.name}@{dv.version}", "sub": "training data"})
+    if mv.training_run_id:
+        left.append({"kind": "run", "label": f"run {mv.training_run.external_id}"[:28], "sub": "training run"})
+    elif mv.run_id:
+        left.append({"kind": "run", "label": f"run {mv.run_id}"[:28], "sub": "training run"})
+    commit = mv.source_commit or (mv.training_run.commit if mv.training_run_id else "")
+    if commit:
+        left.append({"kind": "commit", "label": f"commit {commit[:10]}", "sub": mv.source_repository[:30] or "source"})
+    right = [
+        {"kind": "parent", "label": f"{c.child.registered_model.name} v{c.child.version}", "sub": c.get_relation_display().lower().replace("from", "into"),
+         "url": f"/registry/models/{c.child.registered_model.name}/versions/{c.child.version}/"}
+        for c in children
+    ]
+    rows = max(len(left), len(right), 1)
+    height = rows * (NODE_H + GAP_Y) + GAP_Y
+    center = {"kind": "self", "label": str(mv)[:28], "sub": mv.get_framework_display(), "x": COL_X[1], "y": (height - NODE_H) // 2}
+    edges = []
+    for column, nodes in ((0, left), (2, right)):
+        offset = (height - len(nodes) * (NODE_H + GAP_Y) + GAP_Y) // 2
+        for i, node in enumerate(nodes):
+            node["x"] = COL_X[column]
+            node["y"] = offset + i * (NODE_H + GAP_Y)
+            if column == 0:
+                edges.append({"x1": node["x"] + NODE_W, "y1": node["y"] + NODE_H // 2, "x2": center["x"], "y2": center["y"] + NODE_H // 2})
+            else:
+                edges.append({"x1": center["x"] + NODE_W, "y1": center["y"] + NODE_H // 2, "x2": node["x"], "y2": node["y"] + NODE_H // 2})
+    return {"nodes": [*left, center, *right], "edges": edges, "width": COL_X[2] + NODE_W + 10, "height": height,
+            "w": NODE_W, "h": NODE_H, "empty": not left and not right}

@@ -1,0 +1,77 @@
+"""Portal fixtures: a logged-in browser-less client per persona, registry data made
+through the registry's own services, and Playwright pointed at Debian's Chromium."""
+
+import os
+
+import pytest
+from django.test import Client
+
+from registry import services as registry_services
+from registry.choices import ArtifactKind
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "income": {"type": "number", "minimum": 0, "description": "Monthly income in EUR"},
+        "age_band": {"type": "string", "enum": ["18-25", "26-40", "41+"]},
+        "existing_loans": {"type": "integer"},
+    },
+    "required": ["income", "age_band"],
+}
+OUTPUT_SCHEMA = {"type": "object", "properties": {"default_probability": {"type": "number", "minimum": 0, "maximum": 1}}}
+
+
+@pytest.fixture
+def browser_type_launch_args(browser_type_launch_args):
+    # Debian's Chromium, never a downloaded one (no `playwright install`).
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    }
+
+
+@pytest.fixture
+def plain_http_cookies(settings):
+    # The live server speaks plain HTTP: Secure cookies would never be sent back.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tags=None, metrics=None, artifact=b"model-bytes"):
+    """A registered model with ``versions`` versions, through the registry services (audited like the API)."""
+    model = registry_services.registered_model_create(
+        user=user, name=name, team=team, description=f"{name} for tests", tags=tags or {"use": "lending"}
+    )
+    created = []
+    for _ in range(versions):
+        mv, _ = registry_services.modelversion_register(
+            user=user, registered_model=model, framework="sklearn",
+            metrics=metrics or {"auc": 0.86, "accuracy": 0.91}, params={"max_depth": 6},
+            input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA,
+            environment={"python": "3.11", "packages": ["scikit-learn==1.5.2"]},
+            source_repository="https://git.example.test/credit/scoring", source_commit="a1b2c3d4e5f6",
+        )
+        if artifact is not None:
+            registry_services.artifact_upload(
+                user=user, version=mv, path="model/model.skops", chunks=[artifact], kind=ArtifactKind.MODEL
+            )
+        if ready:
+            mv = registry_services.modelversion_finalize(user=user, version=mv)
+        created.append(mv)
+    model.refresh_from_db()
+    return model, created
+
+
+@pytest.fixture
+def credit_model(ds_owner, team_credit):
+    return make_model(ds_owner, team_credit)

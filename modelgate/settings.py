@@ -233,6 +233,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "modelgate.api.authentication.BearerTokenAuthentication",
+        "modelgate.api.authentication.BasicPasswordAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["modelgate.api.permissions.RolePermission"],

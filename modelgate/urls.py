@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from modelgate.core import api as core_api
+from modelgate.core import auth_views as auth_views_mg
 from modelgate.core import health, portal
 
 core_router = DefaultRouter(trailing_slash=True)
@@ -24,7 +25,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("accounts/login/", portal.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views_mg.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from modelgate.core import login_throttle
 from modelgate.core.models import ApiToken
 
 
@@ -58,6 +59,8 @@ class BasicPasswordAuthentication(authentication.BasicAuthentication):
             if user.get_username() != userid:
                 raise exceptions.AuthenticationFailed("Token does not belong to this user.")
             return user, token
+        if login_throttle.is_locked(userid, request.META.get("REMOTE_ADDR") if request else None):
+            raise exceptions.Throttled(detail="Too many failed logins; try again later.")
         user = authenticate(request=request, username=userid, password=password)
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Invalid username/password.")

@@ -1,0 +1,85 @@
+"""Login hardening: brute-force throttling, open redirects, session fixation, CSRF."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _login(client, username, password, **extra):
+    return client.post("/accounts/login/", {"username": username, "password": password, **extra})
+
+
+def test_it_locks_an_account_after_repeated_failures_even_with_the_right_password(ds_owner, settings):
+    client = Client()
+    for _ in range(10):
+        assert _login(client, "dana", "wrong").status_code == 200
+
+    locked = _login(client, "dana", "pw-for-tests-only")
+
+    assert locked.status_code == 429
+    assert b"Too many failed attempts" in locked.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_login_clears_the_failure_count(ds_owner):
+    client = Client()
+    for _ in range(5):
+        _login(client, "dana", "wrong")
+    assert _login(client, "dana", "pw-for-tests-only").status_code == 302
+    client.logout()
+    for _ in range(5):
+        _login(client, "dana", "wrong")
+    assert _login(client, "dana", "pw-for-tests-only").status_code == 302
+
+
+def test_it_does_not_redirect_to_another_host_after_login(ds_owner):
+    response = _login(Client(), "dana", "pw-for-tests-only", next="https://evil.example/steal")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    for sneaky in ("//evil.example/", "/\\evil.example", "https:evil.example"):
+        location = _login(Client(), "dana", "pw-for-tests-only", next=sneaky)["Location"]
+        assert "evil.example" not in location, sneaky
+
+
+def test_it_rotates_the_session_key_on_login(ds_owner):
+    client = Client()
+    client.get("/accounts/login/")
+    session = client.session
+    session["planted"] = "by-attacker"
+    session.save()
+    planted_key = session.session_key
+    client.cookies["sessionid"] = planted_key
+
+    _login(client, "dana", "pw-for-tests-only")
+
+    assert client.cookies["sessionid"].value != planted_key
+
+
+def test_it_refuses_a_login_post_without_csrf_token(ds_owner):
+    client = Client(enforce_csrf_checks=True)
+    response = _login(client, "dana", "pw-for-tests-only")
+    assert response.status_code == 403
+
+
+def test_http_basic_is_throttled_too(ds_owner):
+    import base64
+
+    from modelgate.core import login_throttle
+    from tests.conftest import api_for
+
+    for _ in range(10):
+        login_throttle.record_failure("dana", "203.0.113.9")
+    client = api_for(ds_owner)
+    client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"dana:pw-for-tests-only").decode())
+
+    response = client.get("/api/v1/me/", REMOTE_ADDR="198.51.100.1")
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 
@@ -23,6 +24,45 @@ from modelgate.core.errors import ApplicationError, PayloadTooLargeError
 from registry.models import ArtifactBlob
 
 CHUNK_SIZE = 1024 * 1024
+MAX_PATH_LENGTH = 500
+# One path segment: plain ASCII letters, digits and a few punctuation marks. Anything
+# else (spaces, '%', ':', unicode look-alikes) is refused rather than escaped, so a
+# stored name means the same thing to every filesystem, object store and browser.
+_SEGMENT = re.compile(r"^[A-Za-z0-9._+@=-]{1,255}$")
+
+
+def sanitize_artifact_path(raw: str) -> str:
+    """Return a safe relative path or raise ``ApplicationError`` (400) saying why.
+
+    Artifact paths never touch the filesystem (blobs are stored by hash), but they
+    are offered back as download names and by MLflow clients as local paths, so
+    anything that could escape a folder is refused outright rather than rewritten.
+    """
+
+    def refuse(reason: str) -> ApplicationError:
+        return ApplicationError(f"path: {reason}", code="invalid_path", fields={"path": [reason]})
+
+    if not isinstance(raw, str) or not raw:
+        raise refuse("A file name is required.")
+    if len(raw) > MAX_PATH_LENGTH:
+        raise refuse(f"At most {MAX_PATH_LENGTH} characters.")
+    if "\x00" in raw or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise refuse("NUL and control characters are not allowed.")
+    if "\\" in raw:
+        raise refuse("Backslashes are not allowed; use '/' between folders.")
+    if "%" in raw:
+        raise refuse("Percent-encoded sequences (such as %2e%2e) are not allowed.")
+    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
+        raise refuse("Absolute paths are not allowed.")
+    segments = raw.split("/")
+    for segment in segments:
+        if segment in ("..", "."):
+            raise refuse("'.' and '..' segments are not allowed.")
+        if segment == "":
+            raise refuse("Empty path segments ('//' or a trailing '/') are not allowed.")
+        if not _SEGMENT.match(segment):
+            raise refuse(f"Segment {segment!r} may only contain letters, digits and '._+@=-'.")
+    return raw
 
 
 def artifact_store():
@@ -42,6 +82,19 @@ class _HashingReader:
         self.digest = hashlib.sha256()
         self.size = 0
         self.max_bytes = max_bytes
+
+    def iter_checked(self) -> Iterator[bytes]:
+        """Chunks as they come, hashed and counted: no re-buffering on the filesystem path."""
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            self.size += len(chunk)
+            if self.size > self.max_bytes:
+                raise PayloadTooLargeError(
+                    f"The file is larger than the limit of {self.max_bytes} bytes.", fields={"file": ["too large"]}
+                )
+            self.digest.update(chunk)
+            yield chunk
 
     def read(self, n: int = -1) -> bytes:
         while n < 0 or len(self._buffer) < n:
@@ -123,11 +176,8 @@ def _save_streaming(store, name: str, reader: _HashingReader) -> str:
         path = store.path(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as out:
-            while True:
-                data = reader.read(CHUNK_SIZE)
-                if not data:
-                    break
-                out.write(data)
+            for chunk in reader.iter_checked():
+                out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
         return name
@@ -163,3 +213,20 @@ def verify_blob(blob: ArtifactBlob) -> bool:
         for chunk in iter_chunks(handle):
             digest.update(chunk)
     return digest.hexdigest() == blob.sha256
+
+
+def iter_blob_range(blob: ArtifactBlob, start: int = 0, length: int | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Stream ``length`` bytes of a blob from ``start`` (the whole rest when None), closing the file at the end."""
+    remaining = blob.size - start if length is None else length
+    handle = open_blob(blob)
+    try:
+        if start:
+            handle.seek(start)
+        while remaining > 0:
+            data = handle.read(min(chunk_size, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        handle.close()

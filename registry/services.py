@@ -1,0 +1,557 @@
+"""Every write of the registry. Keyword-only, validated (``full_clean``), inside
+a transaction, and audited with the model name and owning team.
+
+Views (REST, portal, the MLflow-compatible API) restrict their querysets before
+calling these; the services re-check the team axis against the restricted
+queryset anyway, so a caller that forgets cannot write across teams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from modelgate.core import audit, roles
+from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+from modelgate.core.models import Team
+from modelgate.core.permissions import has_action_perm, restrict
+from registry import schemas, storage
+from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
+from registry.models import (
+    Artifact,
+    Dataset,
+    DatasetVersion,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    TrainingRun,
+    VersionParent,
+)
+
+# What the owning team's group gets on a new model; sharing grants only "view".
+TEAM_MODEL_PERMS = ("view_registeredmodel", "change_registeredmodel", "delete_registeredmodel")
+TEAM_DATASET_PERMS = ("view_dataset", "change_dataset", "delete_dataset")
+
+# Fields a client may set at registration. Everything but description and tags
+# is frozen afterwards (ModelVersion.IMMUTABLE_FIELDS + lineage + artifacts).
+REGISTRATION_FIELDS = (
+    *ModelVersion.IMMUTABLE_FIELDS, "trained_on", "parents", "tags", "description",
+)
+FROZEN_AFTER_REGISTRATION = (*ModelVersion.IMMUTABLE_FIELDS, "trained_on", "parents", "artifacts", "version", "registered_model")
+
+
+def _validation_error(exc: ValidationError) -> ApplicationError:
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    first_field, messages = next(iter(fields.items()))
+    return ApplicationError(f"{first_field}: {messages[0]}", fields=fields)
+
+
+def _full_clean(obj, **kwargs) -> None:
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+def _require_action(user, model, action: str) -> None:
+    if not has_action_perm(user, model, action):
+        raise PermissionDeniedError(f"Your role does not allow {action} on {model._meta.verbose_name_plural}.")
+
+
+def _require_team_member(user, team: Team) -> None:
+    if user.is_superuser or roles.has_role(user, roles.ADMIN):
+        return
+    if not user.groups.filter(pk=team.group_id).exists():
+        raise PermissionDeniedError(
+            f"You are not a member of team {team.slug!r}.", fields={"team": ["You are not a member of this team."]}
+        )
+
+
+def _lock_model_for_change(user, model: RegisteredModel, action: str = "change") -> RegisteredModel:
+    """Re-read the model under a row lock through the restricted queryset: another team's model is 404."""
+    locked = restrict(RegisteredModel.objects.select_related("team"), user, action).select_for_update(of=("self",)).filter(pk=model.pk).first()
+    if locked is None:
+        if not has_action_perm(user, RegisteredModel, action):
+            raise PermissionDeniedError(f"Your role does not allow {action} on registered models.")
+        if restrict(RegisteredModel.objects.filter(pk=model.pk), user, "view").exists():
+            # Shared read-only with the user's team: they know it exists, so say why.
+            raise PermissionDeniedError(f"Model {model.name!r} is shared with you read-only.")
+        raise NotFoundError(f"No model named {model.name!r}.")
+    return locked
+
+
+def _model_audit(model: RegisteredModel) -> dict:
+    return {"model_name": model.name, "team_slug": model.team.slug}
+
+
+# --- registered models ------------------------------------------------------
+
+
+@transaction.atomic
+def registered_model_create(*, user, name: str, team: Team, description: str = "", tags: dict | None = None) -> RegisteredModel:
+    _require_action(user, RegisteredModel, "add")
+    _require_team_member(user, team)
+    tags = tags or {}
+    schemas.validate_tags(tags)
+    now = timezone.now()
+    model = RegisteredModel(
+        name=name, team=team, description=description, tags=tags, created_by=user, updated_by=user,
+        created_at=now, updated_at=now,
+    )
+    _full_clean(model, validate_unique=False)
+    if RegisteredModel.objects.filter(name=name).exists():
+        # Same answer whether or not the caller can see the other model: names are global.
+        raise ConflictError(f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]})
+    try:
+        with transaction.atomic():
+            model.save(force_insert=True)
+    except IntegrityError:
+        raise ConflictError(f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]}) from None
+    for perm in TEAM_MODEL_PERMS:
+        assign_perm(f"registry.{perm}", team.group, model)
+    audit.record(
+        action="registry.model.create", obj=model, **_model_audit(model),
+        changes=audit.diff({}, {"name": name, "team": team.slug, "description": description, "tags": tags}),
+    )
+    return model
+
+
+@transaction.atomic
+def registered_model_update(*, user, model: RegisteredModel, description: str | None = None, tags: dict | None = None) -> RegisteredModel:
+    model = _lock_model_for_change(user, model)
+    before = {"description": model.description, "tags": model.tags}
+    if description is not None:
+        model.description = description
+    if tags is not None:
+        schemas.validate_tags(tags)
+        model.tags = tags
+    changes = audit.diff(before, {"description": model.description, "tags": model.tags})
+    if not changes:
+        return model
+    model.updated_by = user
+    model.updated_at = timezone.now()
+    _full_clean(model, validate_unique=False)
+    model.save(update_fields=["description", "tags", "updated_by", "updated_at"])
+    audit.record(action="registry.model.update", obj=model, changes=changes, **_model_audit(model))
+    return model
+
+
+@transaction.atomic
+def registered_model_rename(*, user, model: RegisteredModel, new_name: str) -> RegisteredModel:
+    model = _lock_model_for_change(user, model)
+    old_name = model.name
+    if new_name == old_name:
+        return model
+    model.name = new_name
+    _full_clean(model, validate_unique=False)
+    if RegisteredModel.objects.filter(name=new_name).exists():
+        raise ConflictError(f"A model named {new_name!r} already exists.", code="already_exists", fields={"name": ["already exists"]})
+    model.updated_by = user
+    model.updated_at = timezone.now()
+    model.save(update_fields=["name", "updated_by", "updated_at"])
+    audit.record(
+        action="registry.model.rename", obj=model, changes=audit.diff({"name": old_name}, {"name": new_name}),
+        **_model_audit(model),
+    )
+    return model
+
+
+@transaction.atomic
+def registered_model_delete(*, user, model: RegisteredModel) -> None:
+    model = _lock_model_for_change(user, model, "delete")
+    info = _model_audit(model)
+    pk, name, versions = model.pk, model.name, model.last_version
+    try:
+        with transaction.atomic():
+            model.delete()
+    except ProtectedError:
+        raise ConflictError(
+            f"Model {name!r} cannot be deleted: other records (lineage children, promotions, deployments) refer to its versions."
+        ) from None
+    audit.record(
+        action="registry.model.delete", object_type="registry.registeredmodel", object_id=str(pk), object_repr=name,
+        changes={"versions": {"before": versions, "after": None}}, **info,
+    )
+
+
+def _share_target(team: Team | None, grantee) -> tuple[Any, str]:
+    if (team is None) == (grantee is None):
+        raise ApplicationError("Share with exactly one team or one user.", fields={"team": ["give a team or a user"]})
+    return (team.group, f"team:{team.slug}") if team is not None else (grantee, f"user:{grantee.get_username()}")
+
+
+@transaction.atomic
+def registered_model_share(*, user, model: RegisteredModel, team: Team | None = None, grantee=None) -> RegisteredModel:
+    """Let another team (or one user) view the model, its versions and artifacts. Read-only."""
+    model = _lock_model_for_change(user, model)
+    target, label = _share_target(team, grantee)
+    if team is not None and team.pk == model.team_id:
+        raise ApplicationError("The owning team already sees its model.", fields={"team": ["is the owner"]})
+    assign_perm("registry.view_registeredmodel", target, model)
+    audit.record(action="registry.model.share", obj=model, changes={"shared_with": {"before": None, "after": label}}, **_model_audit(model))
+    return model
+
+
+@transaction.atomic
+def registered_model_unshare(*, user, model: RegisteredModel, team: Team | None = None, grantee=None) -> RegisteredModel:
+    model = _lock_model_for_change(user, model)
+    target, label = _share_target(team, grantee)
+    if team is not None and team.pk == model.team_id:
+        raise ApplicationError("The owning team's access cannot be removed.", fields={"team": ["is the owner"]})
+    remove_perm("registry.view_registeredmodel", target, model)
+    audit.record(action="registry.model.unshare", obj=model, changes={"shared_with": {"before": label, "after": None}}, **_model_audit(model))
+    return model
+
+
+@transaction.atomic
+def registered_model_tag_set(*, user, model: RegisteredModel, key: str, value: str) -> RegisteredModel:
+    model = _lock_model_for_change(user, model)
+    return registered_model_update(user=user, model=model, tags={**model.tags, key: value})
+
+
+@transaction.atomic
+def registered_model_tag_delete(*, user, model: RegisteredModel, key: str) -> RegisteredModel:
+    model = _lock_model_for_change(user, model)
+    if key not in model.tags:
+        raise NotFoundError(f"Model {model.name!r} has no tag {key!r}.")
+    return registered_model_update(user=user, model=model, tags={k: v for k, v in model.tags.items() if k != key})
+
+
+# --- model versions ---------------------------------------------------------
+
+
+def _validate_registration(fields: dict) -> None:
+    unknown = set(fields) - set(REGISTRATION_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ApplicationError(f"{name}: unknown field.", fields={name: ["unknown field"]})
+    schema_format = fields.get("schema_format", SchemaFormat.JSON_SCHEMA)
+    for name in ("input_schema", "output_schema"):
+        schemas.validate_schema(schema_format, fields.get(name), field=name)
+    sample = fields.get("signature_sample")
+    if sample is not None:
+        if fields.get("input_schema") is None:
+            raise ApplicationError("signature_sample: needs an input_schema to validate against.", fields={"signature_sample": ["needs an input_schema"]})
+        errors = schemas.row_errors(schema_format, fields["input_schema"], sample)
+        if errors:
+            raise ApplicationError(f"signature_sample: {errors[0]}", fields={"signature_sample": errors})
+    schemas.validate_metrics(fields.get("metrics", {}))
+    schemas.validate_params(fields.get("params", {}))
+    schemas.validate_tags(fields.get("tags", {}))
+    schemas.validate_environment(fields.get("environment", {}))
+    schemas.validate_serving(fields.get("serving", {}))
+
+
+def _check_lineage_visible(user, *, trained_on: list, parents: list, training_run) -> None:
+    """Lineage may only cite what the registering user can see (no probing other teams' ids)."""
+    if trained_on:
+        ids = {dv.pk for dv in trained_on}
+        visible = set(restrict(DatasetVersion.objects.filter(pk__in=ids), user, "view").values_list("pk", flat=True))
+        if ids - visible:
+            raise ApplicationError("trained_on: unknown dataset version.", fields={"trained_on": ["unknown dataset version"]})
+    if parents:
+        ids = {parent.pk for parent, _ in parents}
+        visible = set(restrict(ModelVersion.objects.filter(pk__in=ids), user, "view").values_list("pk", flat=True))
+        if ids - visible:
+            raise ApplicationError("parents: unknown model version.", fields={"parents": ["unknown model version"]})
+    if training_run is not None and not restrict(TrainingRun.objects.filter(pk=training_run.pk), user, "view").exists():
+        raise ApplicationError("training_run: unknown training run.", fields={"training_run": ["unknown training run"]})
+
+
+def _normalise_parents(parents: Iterable | None) -> list[tuple[ModelVersion, str]]:
+    out = []
+    for item in parents or []:
+        parent, relation = (item, ParentRelation.DERIVED) if isinstance(item, ModelVersion) else item
+        if relation not in ParentRelation.values:
+            raise ApplicationError(f"parents: unknown relation {relation!r}.", fields={"parents": [f"unknown relation {relation!r}"]})
+        out.append((parent, relation))
+    return out
+
+
+@transaction.atomic
+def modelversion_register(
+    *, user, registered_model: RegisteredModel, idempotency_key: str | None = None, **fields
+) -> tuple[ModelVersion, bool]:
+    """Register the next version of a model. Returns ``(version, created)``.
+
+    The number comes from ``RegisteredModel.last_version`` read under a row lock
+    (``select_for_update``): concurrent registrations queue on that lock, so
+    numbers are gap-free and never duplicated. A repeated ``idempotency_key``
+    returns the version it created the first time (``created`` is False).
+    """
+    _require_action(user, ModelVersion, "add")
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 128):
+        raise ApplicationError("Idempotency-Key must be 1–128 characters.", fields={"idempotency_key": ["1–128 characters"]})
+    trained_on = list(fields.pop("trained_on", None) or [])
+    parents = _normalise_parents(fields.pop("parents", None))
+    _validate_registration({**fields, "trained_on": trained_on, "parents": parents})
+    _check_lineage_visible(user, trained_on=trained_on, parents=parents, training_run=fields.get("training_run"))
+    # Lock first, then look the key up: a concurrent retry with the same key waits here and then finds it.
+    model = _lock_model_for_change(user, registered_model)
+    if idempotency_key is not None:
+        existing = ModelVersion.objects.filter(registered_model=model, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    now = timezone.now()
+    version = ModelVersion(
+        registered_model=model, version=model.last_version + 1, status=VersionStatus.PENDING_UPLOAD,
+        idempotency_key=idempotency_key, created_by=user, created_at=now, updated_at=now, **fields,
+    )
+    _full_clean(version, exclude=["registered_model"], validate_unique=False)
+    version.save(force_insert=True)
+    model.last_version = version.version
+    model.updated_at = now
+    model.save(update_fields=["last_version", "updated_at"])
+    if trained_on:
+        version.trained_on.set(trained_on)
+    for parent, relation in parents:
+        if parent.pk == version.pk:
+            raise ApplicationError("parents: a version cannot derive from itself.", fields={"parents": ["self reference"]})
+        VersionParent.objects.create(child=version, parent=parent, relation=relation)
+    audit.record(
+        action="registry.version.register", obj=version, **_model_audit(model),
+        changes=audit.diff({}, {
+            "version": version.version, "framework": version.framework, "metrics": version.metrics,
+            "source_commit": version.source_commit, "trained_on": [str(dv) for dv in trained_on],
+            "parents": [f"{p} ({rel})" for p, rel in parents], "idempotency_key": idempotency_key,
+        }),
+    )
+    return version, True
+
+
+def _lock_version_for_change(user, version: ModelVersion) -> ModelVersion:
+    locked = (
+        restrict(ModelVersion.objects.select_related("registered_model__team"), user, "change")
+        .select_for_update(of=("self",))
+        .filter(pk=version.pk)
+        .first()
+    )
+    if locked is None:
+        if not has_action_perm(user, ModelVersion, "change"):
+            raise PermissionDeniedError("Your role does not allow changing model versions.")
+        if restrict(ModelVersion.objects.filter(pk=version.pk), user, "view").exists():
+            raise PermissionDeniedError("This model is shared with you read-only.")
+        raise NotFoundError("No such model version.")
+    return locked
+
+
+@transaction.atomic
+def modelversion_update(
+    *, user, version: ModelVersion, description: str | None = None, tags: dict | None = None, **frozen
+) -> ModelVersion:
+    """Only description and tags change after registration; anything else is 409."""
+    if frozen:
+        names = sorted(frozen)
+        bad = [n for n in names if n not in FROZEN_AFTER_REGISTRATION]
+        if bad:
+            raise ApplicationError(f"{bad[0]}: unknown field.", fields={n: ["unknown field"] for n in bad})
+        raise ConflictError(
+            f"{', '.join(names)} cannot change after registration: a version is immutable except its "
+            "description and tags. Register a new version instead.",
+            code="immutable",
+            fields={n: ["immutable after registration"] for n in names},
+        )
+    version = _lock_version_for_change(user, version)
+    before = {"description": version.description, "tags": version.tags}
+    if description is not None:
+        version.description = description
+    if tags is not None:
+        schemas.validate_tags(tags)
+        version.tags = tags
+    changes = audit.diff(before, {"description": version.description, "tags": version.tags})
+    if not changes:
+        return version
+    version.updated_at = timezone.now()
+    version.save(update_fields=["description", "tags", "updated_at"])
+    audit.record(action="registry.version.update", obj=version, changes=changes, **_model_audit(version.registered_model))
+    return version
+
+
+@transaction.atomic
+def modelversion_tag_set(*, user, version: ModelVersion, key: str, value: str) -> ModelVersion:
+    version = _lock_version_for_change(user, version)
+    return modelversion_update(user=user, version=version, tags={**version.tags, key: value})
+
+
+@transaction.atomic
+def modelversion_tag_delete(*, user, version: ModelVersion, key: str) -> ModelVersion:
+    version = _lock_version_for_change(user, version)
+    if key not in version.tags:
+        raise NotFoundError(f"Version {version} has no tag {key!r}.")
+    return modelversion_update(user=user, version=version, tags={k: v for k, v in version.tags.items() if k != key})
+
+
+@transaction.atomic
+def modelversion_finalize(*, user, version: ModelVersion, status: str = VersionStatus.READY, message: str = "") -> ModelVersion:
+    """``pending_upload`` → ``ready`` (artifacts frozen from now on) or → ``failed`` with a message."""
+    version = _lock_version_for_change(user, version)
+    if status not in (VersionStatus.READY, VersionStatus.FAILED):
+        raise ApplicationError("status must be 'ready' or 'failed'.", fields={"status": ["must be ready or failed"]})
+    if version.status != VersionStatus.PENDING_UPLOAD:
+        raise ConflictError(
+            f"Version {version.version} is already {version.status}; only a pending_upload version can be finalized.",
+            code="illegal_transition",
+        )
+    before = version.status
+    version.status = status
+    version.status_message = message
+    version.updated_at = timezone.now()
+    version.save(update_fields=["status", "status_message", "updated_at"])
+    audit.record(
+        action=f"registry.version.{'ready' if status == VersionStatus.READY else 'failed'}", obj=version,
+        changes=audit.diff({"status": before}, {"status": status, "status_message": message or None}),
+        **_model_audit(version.registered_model),
+    )
+    return version
+
+
+# --- artifacts --------------------------------------------------------------
+
+
+def artifact_upload(
+    *, user, version: ModelVersion, path: str, chunks: Iterable[bytes], kind: str = ArtifactKind.OTHER,
+    expected_sha256: str | None = None, content_type: str = "", max_bytes: int | None = None,
+) -> Artifact:
+    """Stream one file into the content-addressed store and attach it to a pending version.
+
+    Checked before a byte is read: the path (sanitised), the version (pending,
+    writable by the user) and the path's freshness. The bytes are streamed
+    outside any transaction (uploads are long); the row is then written under
+    the version's lock, which re-checks that it is still pending.
+    """
+    clean_path = storage.sanitize_artifact_path(path)
+    if kind not in ArtifactKind.values:
+        raise ApplicationError(f"kind: unknown artifact kind {kind!r}.", fields={"kind": [f"one of {', '.join(ArtifactKind.values)}"]})
+    _require_action(user, Artifact, "add")
+    with transaction.atomic():
+        current = _lock_version_for_change(user, version)
+        _check_artifact_writable(current, clean_path)
+    blob = storage.store_stream(chunks, expected_sha256=expected_sha256, max_bytes=max_bytes)
+    with transaction.atomic():
+        current = _lock_version_for_change(user, version)
+        _check_artifact_writable(current, clean_path)
+        artifact = Artifact(
+            version=current, path=clean_path, kind=kind, blob=blob, content_type=content_type[:100], created_by=user,
+        )
+        _full_clean(artifact, exclude=["version", "blob"], validate_unique=False)
+        artifact.save(force_insert=True)
+        audit.record(
+            action="registry.artifact.upload", obj=artifact, **_model_audit(current.registered_model),
+            changes=audit.diff({}, {"path": clean_path, "sha256": blob.sha256, "size": blob.size, "kind": kind}),
+        )
+    return artifact
+
+
+def _check_artifact_writable(version: ModelVersion, path: str) -> None:
+    if version.status != VersionStatus.PENDING_UPLOAD:
+        raise ConflictError(
+            f"Version {version.version} is {version.status}: its artifacts are immutable. Register a new version instead.",
+            code="immutable",
+        )
+    if Artifact.objects.filter(version=version, path=path).exists():
+        raise ConflictError(f"Version {version.version} already has an artifact at {path!r}; artifacts are never overwritten.", code="already_exists")
+
+
+# --- aliases ----------------------------------------------------------------
+
+
+@transaction.atomic
+def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: ModelVersion) -> ModelAlias:
+    model = _lock_model_for_change(user, registered_model)
+    if version.registered_model_id != model.pk:
+        raise ApplicationError("version: belongs to another model.", fields={"version": ["belongs to another model"]})
+    existing = ModelAlias.objects.filter(registered_model=model, alias=alias).first()
+    before = existing.version.version if existing else None
+    obj = existing or ModelAlias(registered_model=model, alias=alias, version=version)
+    obj.version = version
+    obj.updated_at = timezone.now()
+    _full_clean(obj, exclude=["registered_model", "version"], validate_unique=False)
+    obj.save()
+    audit.record(
+        action="registry.alias.set", obj=obj, changes=audit.diff({"version": before}, {"version": version.version}),
+        **_model_audit(model),
+    )
+    return obj
+
+
+@transaction.atomic
+def alias_delete(*, user, registered_model: RegisteredModel, alias: str) -> None:
+    model = _lock_model_for_change(user, registered_model)
+    obj = ModelAlias.objects.filter(registered_model=model, alias=alias).select_related("version").first()
+    if obj is None:
+        raise NotFoundError(f"Model {model.name!r} has no alias {alias!r}.")
+    before = obj.version.version
+    pk = obj.pk
+    obj.delete()
+    audit.record(
+        action="registry.alias.delete", object_type="registry.modelalias", object_id=str(pk), object_repr=f"{model.name}@{alias}",
+        changes={"version": {"before": before, "after": None}}, **_model_audit(model),
+    )
+
+
+# --- lineage records --------------------------------------------------------
+
+
+@transaction.atomic
+def dataset_create(*, user, name: str, team: Team, description: str = "") -> Dataset:
+    _require_action(user, Dataset, "add")
+    _require_team_member(user, team)
+    dataset = Dataset(name=name, team=team, description=description)
+    _full_clean(dataset, validate_unique=False)
+    if Dataset.objects.filter(team=team, name=name).exists():
+        raise ConflictError(f"Team {team.slug!r} already has a dataset named {name!r}.", code="already_exists", fields={"name": ["already exists"]})
+    dataset.save(force_insert=True)
+    for perm in TEAM_DATASET_PERMS:
+        assign_perm(f"registry.{perm}", team.group, dataset)
+    audit.record(action="registry.dataset.create", obj=dataset, team_slug=team.slug, changes=audit.diff({}, {"name": name}))
+    return dataset
+
+
+@transaction.atomic
+def datasetversion_create(
+    *, user, dataset: Dataset, version: str, uri: str = "", sha256: str = "", row_count: int | None = None, schema: dict | None = None,
+) -> DatasetVersion:
+    _require_action(user, DatasetVersion, "add")
+    if not restrict(Dataset.objects.filter(pk=dataset.pk), user, "change").exists():
+        raise NotFoundError("No such dataset.")
+    obj = DatasetVersion(dataset=dataset, version=version, uri=uri, sha256=sha256.lower(), row_count=row_count, schema=schema)
+    _full_clean(obj, exclude=["dataset"], validate_unique=False)
+    if DatasetVersion.objects.filter(dataset=dataset, version=version).exists():
+        raise ConflictError(f"Dataset {dataset.name!r} already has a version {version!r}.", code="already_exists", fields={"version": ["already exists"]})
+    obj.save(force_insert=True)
+    audit.record(
+        action="registry.datasetversion.create", obj=obj, team_slug=dataset.team.slug,
+        changes=audit.diff({}, {"version": version, "uri": uri, "sha256": sha256, "row_count": row_count}),
+    )
+    return obj
+
+
+@transaction.atomic
+def trainingrun_create(
+    *, user, team: Team, external_id: str, code_repository: str = "", commit: str = "", params: dict | None = None,
+    metrics: dict | None = None, environment: dict | None = None, started_at=None, ended_at=None,
+) -> TrainingRun:
+    _require_action(user, TrainingRun, "add")
+    _require_team_member(user, team)
+    params, metrics, environment = params or {}, metrics or {}, environment or {}
+    schemas.validate_params(params)
+    schemas.validate_metrics(metrics)
+    schemas.validate_environment(environment)
+    if started_at and ended_at and ended_at < started_at:
+        raise ApplicationError("ended_at: before started_at.", fields={"ended_at": ["before started_at"]})
+    run = TrainingRun(
+        team=team, external_id=external_id, code_repository=code_repository, commit=commit.lower(), params=params,
+        metrics=metrics, environment=environment, started_at=started_at, ended_at=ended_at,
+    )
+    _full_clean(run, validate_unique=False)
+    if TrainingRun.objects.filter(team=team, external_id=external_id).exists():
+        raise ConflictError(f"Team {team.slug!r} already has a run {external_id!r}.", code="already_exists", fields={"external_id": ["already exists"]})
+    run.save(force_insert=True)
+    audit.record(action="registry.trainingrun.create", obj=run, team_slug=team.slug, changes=audit.diff({}, {"external_id": external_id, "commit": commit}))
+    return run

@@ -170,7 +170,10 @@ class Deployment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("rollback_deployment", "Can roll a deployment back")]
+        permissions = [
+            ("rollback_deployment", "Can roll a deployment back"),
+            ("review_deployment", "Can record the periodic review of a deployment"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["environment", "registered_model"],

@@ -30,7 +30,13 @@ roles.grant(
     roles.ML_ENGINEER, *_PRACTITIONER, "governance.approve_promotionrequest", "governance.rollback_deployment"
 )
 roles.grant(roles.BUSINESS_APPROVER, *_READ, "governance.approve_promotionrequest")
-roles.grant(roles.RISK_OFFICER, *_READ, "governance.approve_promotionrequest", "governance.approve_override")
+roles.grant(
+    roles.RISK_OFFICER,
+    *_READ,
+    "governance.approve_promotionrequest",
+    "governance.approve_override",
+    "governance.review_deployment",
+)
 roles.grant(
     roles.AUDITOR,
     *_READ,

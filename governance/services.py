@@ -209,8 +209,7 @@ def _raise_if_blocked(evaluation: dict, when: str) -> None:
     raise ConflictError(
         f"Quality gates block {when}: {summary}",
         code="gates_failed",
-        fields={"gates": [{"kind": g["kind"], "message": g["message"], "value": g["value"], "threshold": g["threshold"]}
-                          for g in failing]},
+        fields={"gates": [f"{g['kind']}: {g['message']}" for g in failing]},
     )
 
 
@@ -426,7 +425,7 @@ def promotion_request_reject(*, user, request: PromotionRequest, comment: str, r
 def promotion_override_decide(*, user, request: PromotionRequest, approve: bool, comment: str) -> PromotionRequest:
     """A risk officer approves (or refuses) the written justification overriding a gate."""
     comment = _require_text(comment, "comment", "A comment")
-    if not roles.has_role(user, roles.RISK_OFFICER) and not user.has_perm("governance.approve_override"):
+    if roles.is_read_only(user) or not user.has_perm("governance.approve_override"):
         raise PermissionDeniedError("Only a risk officer decides on a gate override.")
     req = _lock_request(request)
     if req.override_state != OverrideState.PENDING or req.state != RequestState.PENDING:
@@ -691,7 +690,7 @@ def deployment_retire(*, user, deployment: Deployment, note: str = "") -> Deploy
 def deployment_mark_reviewed(*, user, deployment: Deployment, comment: str) -> Deployment:
     """Record the periodic review (revalidation) and set the next due date."""
     comment = _require_text(comment, "comment", "A review comment")
-    if not roles.has_role(user, roles.RISK_OFFICER, roles.ADMIN):
+    if roles.is_read_only(user) or not user.has_perm("governance.review_deployment"):
         raise PermissionDeniedError("Periodic reviews are recorded by a risk officer.")
     current = Deployment.objects.select_for_update(of=("self",)).select_related("environment", "registered_model__team").get(pk=deployment.pk)
     if current.status != DeploymentStatus.ACTIVE:

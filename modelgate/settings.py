@@ -258,6 +258,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["modelgate.api.schema.only_v1_endpoints"],
+    # Same field names with different choice sets across apps: name the enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStateEnum": "governance.choices.RequestState",
+        "LifecycleStateEnum": "governance.choices.LifecycleState",
+        "TestKindEnum": "governance.choices.TestKind",
+        "RoleEnum": "modelgate.core.roles.ROLES",
+    },
 }
 API_TOKEN_TOUCH_INTERVAL_SECONDS = 60
 

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self):
+        # Governance defines the gate interface; monitoring plugs its report-backed gates in.
+        from monitoring import report_gates
+
+        report_gates.register()

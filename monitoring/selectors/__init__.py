@@ -1,0 +1,1 @@
+"""Reads of the monitoring app, one module per concern (``reports``)."""

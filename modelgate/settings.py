@@ -1,5 +1,6 @@
 """Modelgate settings: everything comes from environment variables (see README)."""
 
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlparse
@@ -135,9 +136,18 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.sweep_jobs", "schedule": 60.0},
     "governance-sweep-webhooks": {"task": "governance.sweep_webhooks", "schedule": 60.0},
     "governance-periodic-review": {"task": "governance.periodic_review", "schedule": 24 * 3600.0},
+    "reconcile-reports": {"task": "monitoring.reconcile_reports", "schedule": 60.0},
 }
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)
+
+# --- monitoring reports (worker side) ---------------------------------------
+# Pickle/joblib model files can run code when loaded: refused unless explicitly allowed,
+# and even then only from artifacts whose stored SHA-256 matches the bytes re-read.
+MODELGATE_ALLOW_PICKLE = env_bool("MODELGATE_ALLOW_PICKLE", False)
+REPORT_EXPLAIN_PROCESSES = env_int("REPORT_EXPLAIN_PROCESSES", os.cpu_count() or 1)
+REPORT_EXPLAIN_CHUNK_ROWS = env_int("REPORT_EXPLAIN_CHUNK_ROWS", 2000)
+REPORT_WHATIF_WAIT_SECONDS = env_int("REPORT_WHATIF_WAIT_SECONDS", 20)
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -15,11 +15,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 
+from governance import selectors
 from governance.choices import DeploymentStatus, RequestState
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import audit, roles
@@ -27,6 +29,7 @@ from modelgate.core.errors import ApplicationError
 from modelgate.core.models import AuditEvent
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import htmx_partial, paginate
+from registry.models import ModelVersion
 
 # --- helpers the registry pages call (lazily: the registry does not depend on governance) ---
 
@@ -61,20 +64,17 @@ def filter_models_in_environment(queryset, environment_slug: str):
     return queryset.filter(Exists(active))
 
 
-def environment_board(model) -> list[dict]:
-    """One card per environment: what serves there (with traffic split), since when, by whose approval."""
-    active = {
-        d.environment_id: d
-        for d in Deployment.objects.filter(registered_model=model, status=DeploymentStatus.ACTIVE)
-        .select_related("deployed_by", "promotion_request__requested_by")
-        .prefetch_related(Prefetch("splits", queryset=DeploymentSplit.objects.select_related("version")))
-    }
-    pending = defaultdict(list)
+def environment_board(model) -> list:
+    """The governance selector's board, plus the open requests per environment (one more query)."""
+    rows = selectors.environment_board(model)
+    open_requests = defaultdict(list)
     for req in PromotionRequest.objects.filter(
         version__registered_model=model, state__in=(RequestState.PENDING, RequestState.APPROVED)
-    ).select_related("version"):
-        pending[req.environment_id].append(req)
-    return [{"environment": env, "deployment": active.get(env.pk), "open_requests": pending.get(env.pk, [])} for env in environments()]
+    ).select_related("version").order_by("created_at"):
+        open_requests[req.environment_id].append(req)
+    for row in rows:
+        row.open_requests = open_requests.get(row.environment.pk, [])
+    return rows
 
 
 def version_governance(mv, user) -> dict:
@@ -89,7 +89,14 @@ def version_governance(mv, user) -> dict:
         DeploymentSplit.objects.filter(version=mv, deployment__status=DeploymentStatus.ACTIVE).select_related("deployment__environment")
     )
     ci_results = list(CITestResult.objects.filter(version=mv).order_by("-created_at")[:20])
-    return {"requests": requests, "serving": serving, "ci_results": ci_results}
+    context = {"requests": requests, "serving": serving, "ci_results": ci_results, "mv": mv}
+    # Buttons are decided here; the services refuse the same cases again on POST.
+    if mv.status == "ready" and not roles.is_read_only(user) and owning_team_member(user, mv.registered_model):
+        envs = environments()
+        context["direct_envs"] = [e for e in envs if not e.read_only and roles.has_role(user, *e.direct_deploy_roles)]
+        open_envs = {r.environment_id for r in requests if r.state in (RequestState.DRAFT, RequestState.PENDING, RequestState.APPROVED)}
+        context["request_envs"] = [e for e in envs if e not in context["direct_envs"] and e.pk not in open_envs]
+    return context
 
 
 def version_audit_filter(mv):
@@ -103,16 +110,16 @@ def version_audit_filter(mv):
 def gate_rows(request_obj) -> list[dict]:
     """Frozen gate results as checklist rows, whatever shape of evidence governance stores."""
     evidence = request_obj.evidence or {}
-    gates = evidence.get("gates", evidence) if isinstance(evidence, dict) else evidence
-    if isinstance(gates, dict):
-        gates = [{"kind": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in gates.items()]
+    # Frozen at submission ("submitted"); re-evaluated just before deployment ("deployed").
+    evaluation = evidence.get("deployed") or evidence.get("submitted") or evidence
+    gates = evaluation.get("gates", []) if isinstance(evaluation, dict) else []
     rows = []
     for g in gates or []:
         if not isinstance(g, dict):
             continue
         result = g.get("result") if isinstance(g.get("result"), dict) else g
-        passed = bool(result.get("passed"))
-        needs_review = bool(result.get("needs_review"))
+        passed = bool(result.get("passed")) or bool(result.get("overridden"))
+        needs_review = bool(result.get("needs_review")) or bool(result.get("override_pending"))
         rows.append(
             {
                 "label": g.get("label") or g.get("kind", "gate").replace("_", " ").capitalize(),
@@ -125,6 +132,7 @@ def gate_rows(request_obj) -> list[dict]:
                 "threshold": result.get("threshold"),
                 "params": g.get("params") or {},
                 "evidence": result.get("evidence") or {},
+                "overridden": bool(result.get("overridden")),
             }
         )
     return rows
@@ -146,15 +154,18 @@ def decision_for(user, request_obj) -> dict:
     """
     if request_obj.state != RequestState.PENDING:
         return {"can_decide": False, "reason": f"This request is {request_obj.get_state_display().lower()}; there is nothing to decide."}
-    if roles.is_read_only(user) or not user.has_perm("governance.approve_promotionrequest"):
-        return {"can_decide": False, "reason": "", "silent": True}
     required = list(request_obj.environment.required_approver_roles)
+    filled = {a.role for a in request_obj.approvals.all()}
+    waiting = " and ".join(roles.ROLE_LABELS.get(r, r) for r in required if r not in filled) or "no one"
+    if request_obj.requested_by_id == user.pk:
+        return {"can_decide": False, "reason": "You opened this request, so you cannot decide on it: separation of duties "
+                f"requires a different person. It waits for: {waiting}."}
+    if roles.is_read_only(user):
+        return {"can_decide": False, "reason": "", "silent": True}
     mine = [r for r in required if roles.has_role(user, r)]
-    if not mine:
+    if not mine or not user.has_perm("governance.approve_promotionrequest"):
         labels = " and ".join(roles.ROLE_LABELS.get(r, r) for r in required) or "no one"
         return {"can_decide": False, "reason": f"{request_obj.environment.name} needs approval from: {labels}. You hold none of these roles."}
-    if request_obj.requested_by_id == user.pk:
-        return {"can_decide": False, "reason": "You opened this request, so you cannot approve it: separation of duties requires a different person."}
     approvals = list(request_obj.approvals.all())
     if any(a.user_id == user.pk for a in approvals):
         return {"can_decide": False, "reason": "You have already decided on this request. One person may fill only one of the required roles."}
@@ -162,39 +173,36 @@ def decision_for(user, request_obj) -> dict:
     open_roles = [r for r in mine if r not in filled]
     if not open_roles:
         return {"can_decide": False, "reason": "The role you hold has already been filled by another approver."}
+    if open_roles[0] in (roles.DATA_SCIENTIST, roles.ML_ENGINEER) and not owning_team_member(user, request_obj.version.registered_model):
+        return {"can_decide": False, "reason": f"A {roles.ROLE_LABELS[open_roles[0]].lower()} approves only for their own team's models."}
     return {"can_decide": True, "role": open_roles[0], "role_label": roles.ROLE_LABELS.get(open_roles[0], open_roles[0])}
 
 
+def owning_team_member(user, model) -> bool:
+    """May act for the owning team (request, submit, deploy, cancel): the same test the services apply."""
+    from governance.services import models_user_can_change
+
+    return models_user_can_change(user).filter(pk=model.pk).exists()
+
+
 def waiting_for(user, limit: int = 20) -> list[dict]:
-    """Pending requests this user can decide now (the inbox), oldest first, with the role they would fill."""
-    if not user.has_perm("governance.approve_promotionrequest") or roles.is_read_only(user):
-        return []
-    pending = (
-        restrict(PromotionRequest.objects.filter(state=RequestState.PENDING), user, "view")
-        .exclude(requested_by=user)
-        .exclude(approvals__user=user)
-        .select_related("version__registered_model__team", "environment", "requested_by")
-        .prefetch_related("approvals")
-        .order_by("submitted_at", "created_at", "pk")
-    )
-    rows = []
+    """The inbox: pending requests this user may decide now, oldest first, with role, gates and age."""
     now = timezone.now()
-    for req in pending[:200]:
-        decision = decision_for(user, req)
-        if decision.get("can_decide"):
-            gates = gate_rows(req)
-            rows.append(
-                {
-                    "request": req,
-                    "role_label": decision["role_label"],
-                    "gates_passed": sum(1 for g in gates if g["passed"]),
-                    "gates_total": len(gates),
-                    "gates_review": sum(1 for g in gates if g["needs_review"]),
-                    "age": now - (req.submitted_at or req.created_at),
-                }
-            )
-        if len(rows) >= limit:
-            break
+    rows = []
+    for req in selectors.inbox_for_user(user)[:limit]:
+        gates = gate_rows(req)
+        role_names = req.inbox_roles or ([roles.RISK_OFFICER] if req.override_state == "pending" else [])
+        rows.append(
+            {
+                "request": req,
+                "role_label": ", ".join(roles.ROLE_LABELS.get(r, r) for r in role_names)
+                + (" (gate override)" if not req.inbox_roles else ""),
+                "gates_passed": sum(1 for g in gates if g["passed"]),
+                "gates_total": len(gates),
+                "gates_review": sum(1 for g in gates if g["needs_review"]),
+                "age": now - (req.submitted_at or req.created_at),
+            }
+        )
     return rows
 
 
@@ -213,12 +221,7 @@ def my_open_requests(user, limit: int = 10):
 @login_required
 def request_list(request):
     state = request.GET.get("state", RequestState.PENDING)
-    qs = (
-        restrict(PromotionRequest.objects.all(), request.user, "view")
-        .select_related("version__registered_model__team", "environment", "requested_by")
-        .prefetch_related("approvals")
-        .order_by("-created_at", "-pk")
-    )
+    qs = selectors.promotion_request_list(request.user).order_by("-created_at", "-pk")
     if state:
         qs = qs.filter(state=state)
     if request.GET.get("environment"):
@@ -235,10 +238,7 @@ def request_list(request):
 
 
 def _visible_request(user, pk):
-    qs = restrict(PromotionRequest.objects.all(), user, "view").select_related(
-        "version__registered_model__team", "environment", "requested_by", "override_decided_by"
-    ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("user")))
-    return get_object_or_404(qs, pk=pk)
+    return get_object_or_404(selectors.promotion_request_list(user), pk=pk)
 
 
 def _request_context(user, req) -> dict:
@@ -249,7 +249,21 @@ def _request_context(user, req) -> dict:
         "decision": decision_for(user, req),
         "board": environment_board(req.version.registered_model),
         "model": req.version.registered_model,
+        "owner_actions": _owner_actions(user, req),
     }
+
+
+def _owner_actions(user, req) -> list[tuple[str, str]]:
+    if roles.is_read_only(user) or not owning_team_member(user, req.version.registered_model):
+        return []
+    actions = []
+    if req.state == RequestState.DRAFT:
+        actions.append(("submit", "Submit for approval"))
+    if req.state == RequestState.APPROVED:
+        actions.append(("deploy", f"Deploy to {req.environment.name}"))
+    if req.state in (RequestState.DRAFT, RequestState.PENDING, RequestState.APPROVED):
+        actions.append(("cancel", "Cancel request"))
+    return actions
 
 
 @login_required
@@ -344,9 +358,9 @@ def request_decide(request, pk):
         return _after_decision(request, req, status=400)
     try:
         if decision == "approve":
-            services.promotion_approve(user=request.user, promotion_request=req, comment=comment)
+            services.promotion_request_approve(user=request.user, request=req, comment=comment)
         else:
-            services.promotion_reject(user=request.user, promotion_request=req, comment=comment)
+            services.promotion_request_reject(user=request.user, request=req, comment=comment)
     except PermissionDenied as exc:
         messages.error(request, f"Refused: {exc}")
         return _after_decision(request, req, status=403)
@@ -364,4 +378,81 @@ def _after_decision(request, req, status=200):
         return render(request, "governance/partials/request_status.html", context, status=status)
     if status >= 400:
         return render(request, "governance/request_detail.html", {**_request_context(request.user, req), "history": []}, status=status)
+    return redirect("governance:request-detail", pk=req.pk)
+
+
+def _refused(request, exc, back):
+    """A refused write: 403 with the reason in words for permission refusals, else back with a message."""
+    if exc.status_code == 403:
+        return render(request, "governance/refused.html", {"reason": exc.message}, status=403)
+    messages.error(request, f"Refused: {exc.message}")
+    return back
+
+
+@require_POST
+@login_required
+def version_promote(request, pk):
+    """Open a promotion request for a version and submit it (gates are evaluated on submit)."""
+    from governance import services
+
+    mv = get_object_or_404(restrict(ModelVersion.objects.select_related("registered_model"), request.user, "view"), pk=pk)
+    env = get_object_or_404(Environment, slug=request.POST.get("environment", ""))
+    back = redirect("registry:version-detail", name=mv.registered_model.name, version=mv.version)
+    try:
+        req = services.promotion_request_create(
+            user=request.user, version=mv, environment=env,
+            reason=request.POST.get("reason", "").strip(), justification=request.POST.get("justification", ""),
+        )
+    except ApplicationError as exc:
+        return _refused(request, exc, back)
+    try:
+        services.promotion_request_submit(user=request.user, request=req)
+    except ApplicationError as exc:
+        messages.warning(request, f"Request #{req.pk} was saved as a draft but not submitted: {exc.message}")
+        return redirect("governance:request-detail", pk=req.pk)
+    messages.success(request, f"Request #{req.pk} submitted: {mv} to {env.name}. The approvers have been told.")
+    return redirect("governance:request-detail", pk=req.pk)
+
+
+@require_POST
+@login_required
+def version_deploy(request, pk):
+    """Deploy directly where the environment's policy lets the user's role (Dev)."""
+    from governance import services
+
+    mv = get_object_or_404(restrict(ModelVersion.objects.select_related("registered_model"), request.user, "view"), pk=pk)
+    env = get_object_or_404(Environment, slug=request.POST.get("environment", ""))
+    back = redirect("registry:model-detail", name=mv.registered_model.name)
+    try:
+        services.deployment_create_direct(user=request.user, version=mv, environment=env, note=request.POST.get("note", ""))
+    except ApplicationError as exc:
+        return _refused(request, exc, back)
+    messages.success(request, f"{mv} now serves in {env.name}.")
+    return back
+
+
+REQUEST_ACTIONS = ("submit", "deploy", "cancel")
+
+
+@require_POST
+@login_required
+def request_action(request, pk, action):
+    """The owning team's moves on a request: submit a draft, deploy an approved one, cancel."""
+    from governance import services
+
+    if action not in REQUEST_ACTIONS:
+        raise Http404
+    req = _visible_request(request.user, pk)
+    try:
+        if action == "submit":
+            services.promotion_request_submit(user=request.user, request=req)
+            messages.success(request, f"Request #{req.pk} submitted; the approvers have been told.")
+        elif action == "deploy":
+            services.promotion_request_deploy(user=request.user, request=req, note=request.POST.get("note", ""))
+            messages.success(request, f"{req.version} now serves in {req.environment.name}.")
+        else:
+            services.promotion_request_cancel(user=request.user, request=req, comment=request.POST.get("comment", ""))
+            messages.success(request, f"Request #{req.pk} cancelled.")
+    except ApplicationError as exc:
+        return _refused(request, exc, redirect("governance:request-detail", pk=req.pk))
     return redirect("governance:request-detail", pk=req.pk)

@@ -75,3 +75,32 @@ def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tag
 @pytest.fixture
 def credit_model(ds_owner, team_credit):
     return make_model(ds_owner, team_credit)
+
+
+def environments():
+    from governance.models import Environment
+
+    return {e.slug: e for e in Environment.objects.all()}
+
+
+def walk_to_prod_request(owner, ml_engineer, team, name="credit-scoring"):
+    """A version taken Dev → UAT through the governance services, then a submitted (pending) Prod request."""
+    from governance import services as gov
+
+    model, (mv,) = make_model(owner, team, name)
+    for kind, metrics in (("unit", {}), ("e2e", {}), ("acceptance", {"p95_ms": 41.0})):
+        gov.ci_test_result_post(user=owner, version=mv, kind=kind, passed=True, metrics=metrics)
+    envs = environments()
+    gov.deployment_create_direct(user=owner, version=mv, environment=envs["dev"])
+    uat = gov.promotion_request_create(user=owner, version=mv, environment=envs["uat"], reason="UAT sign-off")
+    gov.promotion_request_submit(user=owner, request=uat)
+    gov.promotion_request_approve(user=ml_engineer, request=uat, comment="UAT looks good")
+    gov.promotion_request_deploy(user=owner, request=uat)
+    prod = gov.promotion_request_create(user=owner, version=mv, environment=envs["prod"], reason="Replaces the 2023 scorecard")
+    gov.promotion_request_submit(user=owner, request=prod)
+    return model, mv, prod
+
+
+@pytest.fixture
+def prod_request(ds_owner, mle_teammate, team_credit):
+    return walk_to_prod_request(ds_owner, mle_teammate, team_credit)

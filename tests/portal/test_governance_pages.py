@@ -1,0 +1,145 @@
+"""Inbox, promotion request page (gates, approve/reject, separation of duties), version actions, audit trail."""
+
+from governance.choices import RequestState
+from governance.models import Approval, Deployment, PromotionRequest
+from tests.portal.conftest import client_for, environments, make_model
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_it_puts_a_pending_prod_request_in_the_approvers_inbox_with_role_and_gates(approver, prod_request):
+    _, _, req = prod_request
+    html = client_for(approver).get("/").content.decode()
+    assert f"/governance/requests/{req.pk}/" in html
+    assert "Business approver" in html and "5/5 pass" in html
+
+
+def test_it_keeps_the_requesters_own_request_out_of_their_inbox(ds_owner, prod_request):
+    html = client_for(ds_owner).get("/").content.decode()
+    assert "Your open requests" in html and "credit-scoring v1 → Prod" in html
+    assert 'id="waiting-table"' not in html
+
+
+def test_it_shows_the_gates_as_a_checklist_with_values_and_thresholds(approver, prod_request):
+    _, _, req = prod_request
+    html = client_for(approver).get(f"/governance/requests/{req.pk}/").content.decode()
+    assert html.count('class="gate-pass"') == 5
+    assert "Metric threshold" in html and "threshold <strong>" in html
+    assert 'id="decision-form"' in html and 'name="comment"' in html and "required" in html
+    assert "data-confirm=" in html
+
+
+def test_it_approves_with_a_comment_and_swaps_the_live_status(approver, risk, prod_request):
+    _, _, req = prod_request
+    client = client_for(approver)
+    response = client.post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "Business case OK"}, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="request-status"' in html and "Business case OK" in html and "<html" not in html
+    assert "You approved request" in html  # the message comes back out-of-band
+    assert Approval.objects.get(request=req).user == approver
+    req.refresh_from_db()
+    assert req.state == RequestState.PENDING  # the risk officer has not decided yet
+
+    client_for(risk).post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "Risk accepted"})
+    req.refresh_from_db()
+    assert req.state == RequestState.APPROVED
+    board = client_for(approver).get(f"/registry/models/{req.version.registered_model.name}/").content.decode()
+    assert "approved, ready to deploy" in board
+
+
+def test_it_refuses_an_empty_comment(approver, prod_request):
+    _, _, req = prod_request
+    response = client_for(approver).post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "  "}, **HTMX)
+    assert response.status_code == 400 and "A comment is required" in response.content.decode()
+    assert not Approval.objects.filter(request=req).exists()
+
+
+def test_it_explains_separation_of_duties_to_the_requester_and_refuses_the_post(ds_owner, prod_request):
+    _, _, req = prod_request
+    client = client_for(ds_owner)
+    html = client.get(f"/governance/requests/{req.pk}/").content.decode()
+    assert 'id="decision-form"' not in html
+    assert "separation of duties" in html and "Business approver and Risk officer" in html
+    response = client.post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "mine"})
+    assert response.status_code == 403
+    assert not Approval.objects.filter(request=req).exists()
+
+
+def test_it_tells_an_approver_who_already_decided(approver, prod_request):
+    from governance import services
+
+    _, _, req = prod_request
+    services.promotion_request_approve(user=approver, request=req, comment="ok")
+    html = client_for(approver).get(f"/governance/requests/{req.pk}/").content.decode()
+    assert 'id="decision-form"' not in html and "already decided" in html
+
+
+def test_it_shows_the_auditor_no_write_buttons_and_refuses_their_posts(auditor, prod_request):
+    model, mv, req = prod_request
+    client = client_for(auditor)
+    for url in (f"/governance/requests/{req.pk}/", f"/registry/models/{model.name}/versions/{mv.version}/", "/"):
+        html = client.get(url).content.decode()
+        # the only form that posts is the logout button in the header
+        assert html.count('method="post"') == 1, url
+        for marker in ('id="decision-form"', 'id="promote-form"', 'id="owner-actions"', 'id="version-actions"'):
+            assert marker not in html, (url, marker)
+    assert client.post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "x"}).status_code == 403
+    assert client.post(f"/governance/versions/{mv.pk}/promote/", {"environment": "prod", "reason": "x"}).status_code == 403
+    assert client.post(f"/governance/requests/{req.pk}/cancel/").status_code == 403
+    assert not Approval.objects.filter(request=req).exists()
+    req.refresh_from_db()
+    assert req.state == RequestState.PENDING
+
+
+def test_it_answers_404_for_another_teams_request(outsider, prod_request):
+    _, _, req = prod_request
+    client = client_for(outsider)
+    assert client.get(f"/governance/requests/{req.pk}/").status_code == 404
+    assert client.post(f"/governance/requests/{req.pk}/decide/", {"decision": "reject", "comment": "x"}).status_code == 404
+
+
+def test_it_lets_the_owner_deploy_to_dev_and_request_uat_from_the_version_page(ds_owner, team_credit):
+    from governance import services as gov
+
+    model, (mv,) = make_model(ds_owner, team_credit)
+    client = client_for(ds_owner)
+    html = client.get(f"/registry/models/{model.name}/versions/1/").content.decode()
+    assert 'id="promote-form"' in html and "Deploy v1" in html
+
+    response = client.post(f"/governance/versions/{mv.pk}/deploy/", {"environment": "dev"}, follow=True)
+    assert "now serves in Dev" in response.content.decode()
+    assert Deployment.objects.filter(registered_model=model, environment=environments()["dev"], status="active").exists()
+
+    # UAT gates need CI results: without them the request is kept as a draft and the page says why.
+    response = client.post(f"/governance/versions/{mv.pk}/promote/", {"environment": "uat", "reason": "ready"}, follow=True)
+    req = PromotionRequest.objects.get(version=mv, environment__slug="uat")
+    assert req.state == RequestState.DRAFT and "saved as a draft but not submitted" in response.content.decode()
+    for kind in ("unit", "e2e"):
+        gov.ci_test_result_post(user=ds_owner, version=mv, kind=kind, passed=True)
+    response = client.post(f"/governance/requests/{req.pk}/submit/", follow=True)
+    req.refresh_from_db()
+    assert req.state == RequestState.PENDING and "submitted" in response.content.decode()
+
+
+def test_it_shows_the_environment_board_on_the_model_page(ds_owner, prod_request):
+    model, _, _ = prod_request
+    html = client_for(ds_owner).get(f"/registry/models/{model.name}/").content.decode()
+    assert 'data-environment="dev"' in html and 'data-environment="prod"' in html
+    assert "pending approval" in html  # the Prod card shows the open request
+
+
+def test_it_shows_environment_columns_and_filters_the_catalog_by_environment(ds_owner, prod_request):
+    client = client_for(ds_owner)
+    html = client.get("/registry/models/?environment=uat").content.decode()
+    assert ">credit-scoring<" in html and '<th scope="col">UAT</th>' in html
+    assert ">credit-scoring<" not in client.get("/registry/models/?environment=prod").content.decode()
+
+
+def test_it_shows_the_auditor_the_trail_with_filters_and_a_verified_chain(auditor, ds_owner, prod_request):
+    client = client_for(auditor)
+    html = client.get("/governance/audit/?action=promotion.submit").content.decode()
+    assert "promotion.submit" in html and "registry.model.create" not in html
+    verified = client.get("/governance/audit/verify/", **HTMX).content.decode()
+    assert "Chain intact" in verified
+    assert client_for(ds_owner).get("/governance/audit/").status_code == 403

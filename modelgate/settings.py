@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "modelgate.core",
     "registry",
+    "registry.mlflow",  # MLflow-compatible REST subset (no models; own label for its job handlers)
     "governance",
     "monitoring",
     "monitoring.telemetry",
@@ -180,11 +181,9 @@ else:
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "artifacts": ARTIFACT_STORAGE,
-    # Hashed, compressed names once `collectstatic` has run (docker image, `make demo`);
-    # before that, whitenoise serves straight from the finders under plain names.
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if (VAR_DIR / "staticfiles" / "staticfiles.json").exists() and not DEBUG
+        "BACKEND": "modelgate.core.staticstorage.StaticStorage"
+        if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }

@@ -273,6 +273,7 @@ SPECTACULAR_SETTINGS = {
         "LifecycleStateEnum": "governance.choices.LifecycleState",
         "TestKindEnum": "governance.choices.TestKind",
         "RoleEnum": "modelgate.core.roles.ROLES",
+        "ReportKindEnum": "monitoring.choices.ReportKind",
     },
 }
 API_TOKEN_TOUCH_INTERVAL_SECONDS = 60

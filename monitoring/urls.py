@@ -1,6 +1,11 @@
 """Portal (HTML) routes of the monitoring app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from monitoring import views
 
 app_name = "monitoring"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("reports/<int:pk>/", views.report_detail, name="report-detail"),
+    path("model-cards/<int:version_id>/", views.modelcard_detail, name="modelcard-detail"),
+]

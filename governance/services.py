@@ -59,6 +59,11 @@ def _model_ctx(version_or_model) -> dict:
     return {"team_slug": model.team.slug, "model_name": model.name}
 
 
+def _audit(user, **kwargs):
+    """Record with the acting user named explicitly (services also run from tasks and commands)."""
+    return audit.record(actor=user if user is not None and user.is_authenticated else None, **kwargs)
+
+
 def _require_text(value: str, field: str, what: str) -> str:
     value = (value or "").strip()
     if not value:
@@ -240,7 +245,7 @@ def environment_update_policy(*, user, environment: Environment, data: dict) -> 
     environment.full_clean()
     environment.save()
     after = {f: getattr(environment, f) for f in POLICY_FIELDS}
-    audit.record(action="environment.update_policy", obj=environment, changes=audit.diff(before, after))
+    _audit(user, action="environment.update_policy", obj=environment, changes=audit.diff(before, after))
     return environment
 
 
@@ -263,7 +268,7 @@ def promotion_request_create(
     )
     req.full_clean()
     req.save()
-    audit.record(
+    _audit(user,
         action="promotion.create", obj=req, **_model_ctx(version),
         changes={"state": {"before": None, "after": req.state}, "environment": {"before": None, "after": environment.slug},
                  "version": {"before": None, "after": version.version}},
@@ -283,7 +288,7 @@ def promotion_request_update(*, user, request: PromotionRequest, reason=None, ju
         req.justification = justification.strip()
     req.full_clean()
     req.save(update_fields=["reason", "justification"])
-    audit.record(action="promotion.update", obj=req, changes=audit.diff(before, {"reason": req.reason, "justification": req.justification}),
+    _audit(user, action="promotion.update", obj=req, changes=audit.diff(before, {"reason": req.reason, "justification": req.justification}),
                  **_model_ctx(req.version))
     return req
 
@@ -302,7 +307,7 @@ def _maybe_approved(req: PromotionRequest, user) -> bool:
     req.state = RequestState.APPROVED
     req.decided_at = timezone.now()
     req.save(update_fields=["state", "decided_at"])
-    audit.record(action="promotion.approved", obj=req, changes=audit.diff({"state": before}, {"state": req.state}),
+    _audit(user, action="promotion.approved", obj=req, changes=audit.diff({"state": before}, {"state": req.state}),
                  **_model_ctx(req.version))
     _emit(WebhookEvent.REQUEST_APPROVED, req.version.registered_model, _request_payload(req))
     _mail_on_commit(
@@ -328,7 +333,7 @@ def promotion_request_submit(*, user, request: PromotionRequest) -> PromotionReq
     if evaluation["override_needed"]:
         req.override_state = OverrideState.PENDING
     req.save(update_fields=["evidence", "state", "submitted_at", "override_state"])
-    audit.record(
+    _audit(user,
         action="promotion.submit", obj=req, **_model_ctx(req.version),
         changes={**audit.diff(before, {"state": req.state, "override_state": req.override_state}),
                  "gates_passed": {"before": None, "after": evaluation["passed"]}},
@@ -390,7 +395,7 @@ def _decide(*, user, request: PromotionRequest, decision: str, comment: str, rol
             approval.save()
     except IntegrityError as exc:  # the row lock makes this unreachable; the constraints are the last line
         raise ConflictError("Another decision was recorded for this role or person.", code="role_filled") from exc
-    audit.record(
+    _audit(user,
         action=f"promotion.{'approve' if decision == Decision.APPROVED else 'reject'}", obj=req, **_model_ctx(req.version),
         changes={"approval": {"before": None, "after": {"role": approval.role, "decision": decision, "comment": comment}}},
     )
@@ -399,7 +404,7 @@ def _decide(*, user, request: PromotionRequest, decision: str, comment: str, rol
         req.state = RequestState.REJECTED
         req.decided_at = timezone.now()
         req.save(update_fields=["state", "decided_at"])
-        audit.record(action="promotion.rejected", obj=req, changes={"state": {"before": "pending", "after": "rejected"}},
+        _audit(user, action="promotion.rejected", obj=req, changes={"state": {"before": "pending", "after": "rejected"}},
                      **_model_ctx(req.version))
         _emit(WebhookEvent.REQUEST_REJECTED, req.version.registered_model, _request_payload(req))
         _mail_on_commit(
@@ -444,7 +449,7 @@ def promotion_override_decide(*, user, request: PromotionRequest, approve: bool,
         req.decided_at = timezone.now()
         fields += ["state", "decided_at"]
     req.save(update_fields=fields)
-    audit.record(action="promotion.override_decide", obj=req, **_model_ctx(req.version),
+    _audit(user, action="promotion.override_decide", obj=req, **_model_ctx(req.version),
                  changes={**audit.diff(before, {"override_state": req.override_state, "state": req.state}),
                           "comment": {"before": None, "after": comment}})
     if approve:
@@ -463,7 +468,7 @@ def promotion_request_cancel(*, user, request: PromotionRequest, comment: str = 
     req.state = RequestState.CANCELLED
     req.closed_at = timezone.now()
     req.save(update_fields=["state", "closed_at"])
-    audit.record(action="promotion.cancel", obj=req, **_model_ctx(req.version),
+    _audit(user, action="promotion.cancel", obj=req, **_model_ctx(req.version),
                  changes={"state": {"before": before, "after": req.state}, "comment": {"before": None, "after": comment}})
     return req
 
@@ -518,7 +523,7 @@ def promotion_request_deploy(*, user, request: PromotionRequest, canary_weight: 
         req.state = RequestState.DEPLOYED
         req.closed_at = timezone.now()
         req.save(update_fields=["evidence", "state", "closed_at"])
-        audit.record(action="promotion.deployed", obj=req, **_model_ctx(req.version),
+        _audit(user, action="promotion.deployed", obj=req, **_model_ctx(req.version),
                      changes={"state": {"before": "approved", "after": "deployed"},
                               "deployment": {"before": None, "after": deployment.pk}})
         return deployment
@@ -585,7 +590,7 @@ def _deploy(*, user, environment, version, request=None, canary_weight=None, spl
     DeploymentSplit.objects.bulk_create(
         [DeploymentSplit(deployment=deployment, version=s["version"], weight=s["weight"]) for s in splits]
     )
-    audit.record(
+    _audit(user,
         action="deployment.create", obj=deployment, **_model_ctx(model),
         changes={
             "environment": {"before": None, "after": environment.slug},
@@ -655,7 +660,7 @@ def deployment_rollback(*, user, deployment: Deployment, note: str = "") -> Depl
     DeploymentSplit.objects.bulk_create(
         [DeploymentSplit(deployment=restored, version=s.version, weight=s.weight) for s in target_splits]
     )
-    audit.record(
+    _audit(user,
         action="deployment.rollback", obj=restored, **_model_ctx(current.registered_model),
         changes={"rolled_back": {"before": current.pk, "after": None}, "restored_from": {"before": None, "after": target.pk},
                  "splits": {"before": [{"version": s.version.version, "weight": s.weight} for s in current.splits.select_related("version")],
@@ -681,7 +686,7 @@ def deployment_retire(*, user, deployment: Deployment, note: str = "") -> Deploy
     current.ended_at = timezone.now()
     current.note = "\n".join(filter(None, [current.note, note]))
     current.save(update_fields=["status", "ended_at", "note"])
-    audit.record(action="deployment.retire", obj=current, **_model_ctx(current.registered_model),
+    _audit(user, action="deployment.retire", obj=current, **_model_ctx(current.registered_model),
                  changes={"status": {"before": "active", "after": "retired"}, "note": {"before": None, "after": note}})
     return current
 
@@ -701,7 +706,7 @@ def deployment_mark_reviewed(*, user, deployment: Deployment, comment: str) -> D
     if current.environment.review_interval_days:
         current.review_by = (now + datetime.timedelta(days=current.environment.review_interval_days)).date()
     current.save(update_fields=["reviewed_at", "review_by"])
-    audit.record(action="deployment.review", obj=current, **_model_ctx(current.registered_model),
+    _audit(user, action="deployment.review", obj=current, **_model_ctx(current.registered_model),
                  changes={**audit.diff(before, {"review_by": current.review_by, "reviewed_at": current.reviewed_at}),
                           "comment": {"before": None, "after": comment}})
     return current
@@ -737,9 +742,9 @@ def version_set_lifecycle(*, user, version: ModelVersion, state: str, reason: st
         for req in PromotionRequest.objects.filter(version=version, state__in=OPEN_REQUEST_STATES):
             req.state, req.closed_at = RequestState.CANCELLED, timezone.now()
             req.save(update_fields=["state", "closed_at"])
-            audit.record(action="promotion.cancel", obj=req, **_model_ctx(version),
+            _audit(user, action="promotion.cancel", obj=req, **_model_ctx(version),
                          changes={"state": {"before": "open", "after": "cancelled"}, "reason": {"before": None, "after": f"version {state}"}})
-    audit.record(action=f"version.{state}" if state != LifecycleState.ACTIVE else "version.reactivate", obj=version,
+    _audit(user, action=f"version.{state}" if state != LifecycleState.ACTIVE else "version.reactivate", obj=version,
                  **_model_ctx(version), changes={"lifecycle": {"before": before, "after": state}, "reason": {"before": None, "after": reason}})
     return lifecycle
 
@@ -762,7 +767,7 @@ def ci_test_result_post(*, user, version: ModelVersion, kind: str, passed: bool,
                           details_url=details_url, ci_run_id=ci_run_id, posted_by=user)
     result.full_clean()
     result.save()
-    audit.record(action="ci_result.post", obj=result, **_model_ctx(version),
+    _audit(user, action="ci_result.post", obj=result, **_model_ctx(version),
                  changes={"kind": {"before": None, "after": kind}, "passed": {"before": None, "after": passed},
                           "metrics": {"before": None, "after": metrics}})
     return result
@@ -856,7 +861,7 @@ def webhook_create(*, user, name: str, url: str, events: list[str], team=None, s
                    secret=secret or secrets.token_urlsafe(32), created_by=user)
     hook.full_clean()
     hook.save()
-    audit.record(action="webhook.create", obj=hook, changes={"url": {"before": None, "after": url},
+    _audit(user, action="webhook.create", obj=hook, changes={"url": {"before": None, "after": url},
                                                               "events": {"before": None, "after": events}})
     return hook
 
@@ -876,7 +881,7 @@ def webhook_update(*, user, webhook: Webhook, data: dict) -> Webhook:
     hook.full_clean()
     hook.save()
     after = {f: getattr(hook, f) for f in fields}
-    audit.record(action="webhook.update", obj=hook, changes=audit.diff(
+    _audit(user, action="webhook.update", obj=hook, changes=audit.diff(
         {k: str(v) if k == "team" else v for k, v in before.items()}, {k: str(v) if k == "team" else v for k, v in after.items()}))
     return hook
 
@@ -884,7 +889,7 @@ def webhook_update(*, user, webhook: Webhook, data: dict) -> Webhook:
 @transaction.atomic
 def webhook_delete(*, user, webhook: Webhook) -> None:
     _require_admin(user)
-    audit.record(action="webhook.delete", obj=webhook, changes={"url": {"before": webhook.url, "after": None}})
+    _audit(user, action="webhook.delete", obj=webhook, changes={"url": {"before": webhook.url, "after": None}})
     webhook.delete()
 
 
@@ -894,14 +899,14 @@ def webhook_allow_address(*, user, network: str, note: str = "") -> WebhookAllow
     entry = WebhookAllowedAddress(network=network.strip(), note=note)
     entry.full_clean()
     entry.save()
-    audit.record(action="webhook.allow_address", obj=entry, changes={"network": {"before": None, "after": entry.network}})
+    _audit(user, action="webhook.allow_address", obj=entry, changes={"network": {"before": None, "after": entry.network}})
     return entry
 
 
 @transaction.atomic
 def webhook_disallow_address(*, user, entry: WebhookAllowedAddress) -> None:
     _require_admin(user)
-    audit.record(action="webhook.disallow_address", obj=entry, changes={"network": {"before": entry.network, "after": None}})
+    _audit(user, action="webhook.disallow_address", obj=entry, changes={"network": {"before": entry.network, "after": None}})
     entry.delete()
 
 
@@ -913,7 +918,7 @@ def webhook_redeliver(*, user, delivery: WebhookDelivery) -> WebhookDelivery:
         raise ConflictError("This delivery already succeeded.", code="already_delivered")
     delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, timezone.now()
     delivery.save(update_fields=["status", "next_attempt_at"])
-    audit.record(action="webhook.redeliver", obj=delivery, changes={"status": {"before": "failed", "after": "pending"}})
+    _audit(user, action="webhook.redeliver", obj=delivery, changes={"status": {"before": "failed", "after": "pending"}})
     pk = delivery.pk
 
     def dispatch():

@@ -9,7 +9,7 @@ and the POST is refused again by the service.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -17,8 +17,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from governance import selectors
@@ -316,16 +318,17 @@ def audit_trail(request):
 
 
 def _export_links(filters) -> list[tuple[str, str]]:
-    """Links to governance's audit export API (CSV and JSON) with the same filters, if it exists."""
-    from django.urls import NoReverseMatch, reverse
-    from django.utils.http import urlencode
-
-    try:
-        base = reverse("v1:audit-event-export")
-    except NoReverseMatch:
-        return []
-    params = {k: v for k, v in filters.items() if v}
-    return [(label, f"{base}?{urlencode({**params, 'format': fmt})}") for label, fmt in (("CSV", "csv"), ("JSON", "json"))]
+    """Links to the audit export API (CSV and JSON) carrying the same filters as the page."""
+    params = {}
+    if parse_date(filters["date_from"] or ""):
+        params["since"] = f"{filters['date_from']}T00:00:00Z"
+    if parse_date(filters["date_to"] or ""):
+        params["until"] = f"{parse_date(filters['date_to']) + timedelta(days=1)}T00:00:00Z"
+    for ours, theirs in (("model", "model"), ("actor", "actor"), ("action", "action_prefix"), ("object_type", "object_type")):
+        if filters[ours]:
+            params[theirs] = filters[ours]
+    base = reverse("v1:auditevent-export")
+    return [(label, f"{base}?{urlencode({**params, 'file_format': fmt})}") for label, fmt in (("CSV", "csv"), ("JSON", "json"))]
 
 
 @require_GET

@@ -143,3 +143,17 @@ def test_it_shows_the_auditor_the_trail_with_filters_and_a_verified_chain(audito
     verified = client.get("/governance/audit/verify/", **HTMX).content.decode()
     assert "Chain intact" in verified
     assert client_for(ds_owner).get("/governance/audit/").status_code == 403
+
+
+def test_it_offers_csv_and_json_exports_with_the_same_filters(auditor, prod_request):
+    import re
+    from html import unescape
+
+    client = client_for(auditor)
+    html = client.get("/governance/audit/?action=promotion&model=credit-scoring&date_from=2000-01-01").content.decode()
+    links = [unescape(h) for h in re.findall(r'href="(/api/v1/audit/export/[^"]+)"', html)]
+    assert len(links) == 2 and all("action_prefix=promotion" in h and "since=2000-01-01T00" in h for h in links)
+    csv = client.get(next(h for h in links if "file_format=csv" in h))
+    assert csv.status_code == 200
+    body = b"".join(csv.streaming_content) if csv.streaming else csv.content
+    assert b"promotion.submit" in body and b"registry.model.create" not in body

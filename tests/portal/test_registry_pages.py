@@ -118,3 +118,14 @@ def test_it_shows_the_model_page_with_versions_and_history(mle_teammate, ds_owne
 )
 def test_it_turns_schemas_into_readable_rows(fmt, schema, expected):
     assert schema_rows(fmt, schema) == expected
+
+
+def test_it_links_each_artifact_to_the_api_download_that_the_session_may_use(ds_owner, credit_model):
+    import re
+
+    model, (mv,) = credit_model
+    client = client_for(ds_owner)
+    html = client.get(f"/registry/models/{model.name}/versions/1/").content.decode()
+    href = re.search(r'href="(/api/v1/[^"]+model\.skops)" download', html).group(1)
+    response = client.get(href)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"model-bytes"

@@ -1,0 +1,140 @@
+"""Reads for the MLflow API: restricted through ``restrict`` (the one choke
+point) and lean — a response costs a fixed handful of queries whatever its
+length (versions, their aliases, their stages; models, their latest versions)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import F, OuterRef, QuerySet, Subquery
+
+from modelgate.core.permissions import restrict
+from registry.mlflow import governance, wire
+from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+
+def models(*, user, action: str = "view") -> QuerySet[RegisteredModel]:
+    return restrict(RegisteredModel.objects.annotate(creator_username=F("created_by__username")), user, action)
+
+
+def versions(*, user, action: str = "view") -> QuerySet[ModelVersion]:
+    return restrict(
+        ModelVersion.objects.select_related("registered_model").annotate(creator_username=F("created_by__username")),
+        user,
+        action,
+    )
+
+
+def model_not_found(name: str) -> MlflowError:
+    return MlflowError(RESOURCE_DOES_NOT_EXIST, f"Registered Model with name={name} not found")
+
+
+def version_not_found(name: str, number) -> MlflowError:
+    return MlflowError(RESOURCE_DOES_NOT_EXIST, f"Model Version (name={name}, version={number}) not found")
+
+
+def version_number(raw) -> int:
+    try:
+        number = int(str(raw))
+    except (TypeError, ValueError):
+        raise invalid(f"Parameter 'version' must be an integer, got {raw!r}.") from None
+    if number < 1:
+        raise invalid(f"Parameter 'version' must be a positive integer, got {raw!r}.")
+    return number
+
+
+def model_get(*, user, name: str) -> RegisteredModel:
+    model = models(user=user).filter(name=name).first()
+    if model is None:
+        raise model_not_found(name)
+    return model
+
+
+def version_get(*, user, name: str, version) -> ModelVersion:
+    number = version_number(version)
+    obj = versions(user=user).filter(registered_model__name=name, version=number).first()
+    if obj is None:
+        raise version_not_found(name, number)
+    return obj
+
+
+def version_by_alias(*, user, name: str, alias: str) -> ModelVersion:
+    model = model_get(user=user, name=name)
+    obj = versions(user=user).filter(registered_model=model, aliases__alias=alias).first()
+    if obj is None:
+        # MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404.
+        raise invalid(f"Registered model alias {alias} not found.")
+    return obj
+
+
+def versions_wire(items: list[ModelVersion]) -> list[dict]:
+    """Wire dicts for versions: +1 query for aliases, +1 for stages."""
+    if not items:
+        return []
+    ids = [v.pk for v in items]
+    aliases: dict[int, list[str]] = defaultdict(list)
+    for version_id, alias in ModelAlias.objects.filter(version_id__in=ids).order_by("alias").values_list("version_id", "alias"):
+        aliases[version_id].append(alias)
+    stages = governance.stages_for(ids)
+    return [
+        wire.model_version(v, model_name=v.registered_model.name, aliases=aliases.get(v.pk, ()),
+                           stage=stages.get(v.pk, wire.STAGE_NONE))
+        for v in items
+    ]
+
+
+def version_wire(version: ModelVersion) -> dict:
+    return versions_wire([version])[0]
+
+
+def models_wire(items: list[RegisteredModel]) -> list[dict]:
+    """Wire dicts for models with their newest version and aliases: +1 query for the
+    newest versions (a correlated subquery on the (model, version) index), +1 for
+    aliases, +1 for stages — never one query per model."""
+    if not items:
+        return []
+    ids = [m.pk for m in items]
+    newest = Subquery(
+        ModelVersion.objects.filter(registered_model_id=OuterRef("registered_model_id")).order_by("-version").values("version")[:1]
+    )
+    latest = list(
+        ModelVersion.objects.filter(registered_model_id__in=ids, version=newest).annotate(
+            creator_username=F("created_by__username")
+        )
+    )
+    stages = governance.stages_for([v.pk for v in latest])
+    by_model = {v.registered_model_id: v for v in latest}
+    aliases: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for model_id, alias, number in (
+        ModelAlias.objects.filter(registered_model_id__in=ids).order_by("alias").values_list("registered_model_id", "alias", "version__version")
+    ):
+        aliases[model_id].append((alias, number))
+    out = []
+    for model in items:
+        newest_version = by_model.get(model.pk)
+        latest_wire = []
+        if newest_version is not None:
+            latest_wire = [wire.model_version(newest_version, model_name=model.name,
+                                              stage=stages.get(newest_version.pk, wire.STAGE_NONE))]
+        out.append(wire.registered_model(model, latest_versions=latest_wire, aliases=aliases.get(model.pk, ())))
+    return out
+
+
+def latest_versions(*, user, model: RegisteredModel, stages: list[str]) -> list[ModelVersion]:
+    """MLflow's get-latest-versions: the newest version per stage (stages from governance deployments)."""
+    deployed = governance.deployed_versions(model.pk)
+    wanted = [governance.normalise_stage(s) for s in stages] if stages else ["None", "Staging", "Production"]
+    base = versions(user=user).filter(registered_model=model)
+    out: list[ModelVersion] = []
+    for stage in dict.fromkeys(wanted):
+        if stage == "None":
+            found = base.exclude(pk__in=list(deployed)).order_by("-version").first()
+        elif stage == "Archived":
+            found = None  # archiving is a governance lifecycle state, not an MLflow stage here
+        else:
+            ids = [pk for pk, s in deployed.items() if s == stage]
+            found = base.filter(pk__in=ids).order_by("-version").first() if ids else None
+        if found is not None and found not in out:
+            out.append(found)
+    return out

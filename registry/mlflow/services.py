@@ -1,0 +1,162 @@
+"""Writes of the MLflow API that the registry services do not cover as such.
+
+Each delegates to ``registry.services`` where one exists (so the audit trail
+and permission checks are the registry's own) and otherwise follows the same
+conventions: keyword-only, one transaction, ``restrict`` for the team axis,
+``audit.record`` for every state change.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from modelgate.core import audit, jobs
+from modelgate.core.errors import ConflictError, NotFoundError, PermissionDeniedError
+from modelgate.core.models import Team
+from modelgate.core.permissions import has_action_perm, restrict
+from registry import services as registry_services
+from registry import storage
+from registry.choices import VersionStatus
+from registry.mlflow import governance
+from registry.mlflow.source import validate_source
+from registry.mlflow.wire import MlflowError, invalid
+from registry.models import ArtifactBlob, ModelVersion, RegisteredModel
+
+# MLflow's create has no team: a user in one team creates for it; a user in several
+# names it with this tag (it is a directive, not stored as a tag).
+TEAM_TAG = "modelgate.team"
+VERIFY_JOB = "registry_mlflow.verify_source"
+
+
+def tags_from_wire(raw) -> dict[str, str]:
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, list):
+        raise invalid("Parameter 'tags' must be a list of {key, value} objects.")
+    tags: dict[str, str] = {}
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise invalid("Each tag needs a string 'key'.")
+        value = item.get("value", "")
+        tags[item["key"]] = value if isinstance(value, str) else str(value)
+    return tags
+
+
+def team_for_create(*, user, tags: dict) -> tuple[Team, dict]:
+    """The owning team of a model created through MLflow, and the tags left to store."""
+    tags = dict(tags)
+    slug = tags.pop(TEAM_TAG, None)
+    teams = Team.objects.filter(group__user=user)
+    if slug:
+        team = teams.filter(slug=slug).first()
+        if team is None:
+            raise MlflowError("PERMISSION_DENIED", f"You are not a member of team {slug!r} (tag {TEAM_TAG}).")
+        return team, tags
+    mine = list(teams[:2])
+    if len(mine) == 1:
+        return mine[0], tags
+    if not mine:
+        raise invalid(f"You belong to no team: name the owning team with the tag {TEAM_TAG}=<team slug>.")
+    raise invalid(f"You belong to several teams: name the owning team with the tag {TEAM_TAG}=<team slug>.")
+
+
+def registered_model_create(*, user, name: str, tags: dict, description: str = "") -> RegisteredModel:
+    team, tags = team_for_create(user=user, tags=tags)
+    return registry_services.registered_model_create(user=user, name=name, team=team, description=description, tags=tags)
+
+
+@transaction.atomic
+def model_version_create(
+    *, user, model: RegisteredModel, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
+) -> ModelVersion:
+    """Register a version from an MLflow ``source``; it stays PENDING_REGISTRATION
+    until the verification job (enqueued in this transaction) marks it READY."""
+    validate_source(source)  # always: no tag or flag skips this
+    if len(run_id) > 100:
+        raise invalid("Parameter 'run_id' is longer than 100 characters.")
+    version, _ = registry_services.modelversion_register(
+        user=user, registered_model=model, source_uri=source, run_id=run_id, tags=tags or {}, description=description,
+    )
+    jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
+    return version
+
+
+_BLOB = re.compile(r"^/*blobs/([0-9a-f]{64})/*$")
+_VERSION_REF = re.compile(r"^/*models/([A-Za-z0-9_.-]{1,128})/(\d+)/*$")
+
+
+def _source_problem(version: ModelVersion, user) -> str:
+    """Why the source cannot be accepted ('' if it can). External stores are not
+    fetched (no requests from our host to client-chosen URLs); Modelgate's own
+    references are checked: a ``modelgate:blobs/<sha256>`` blob must exist and
+    re-hash to its name, a ``modelgate:models/<name>/<n>`` version must be visible and ready."""
+    try:
+        validate_source(version.source_uri)
+    except MlflowError as exc:
+        return exc.message
+    if not version.source_uri.lower().startswith("modelgate:"):
+        return ""
+    rest = version.source_uri.split(":", 1)[1]
+    if match := _BLOB.match(rest):
+        blob = ArtifactBlob.objects.filter(sha256=match.group(1)).first()
+        if blob is None:
+            return f"No stored blob {match.group(1)}."
+        if not storage.verify_blob(blob):
+            return f"Stored blob {match.group(1)} does not match its SHA-256."
+        return ""
+    if match := _VERSION_REF.match(rest):
+        ok = restrict(ModelVersion.objects.all(), user, "view").filter(
+            registered_model__name=match.group(1), version=int(match.group(2)), status=VersionStatus.READY
+        ).exists()
+        return "" if ok else f"No ready version {match.group(2)} of model {match.group(1)!r} visible to you."
+    return "A modelgate: source is modelgate:blobs/<sha256> or modelgate:models/<name>/<version>."
+
+
+def model_version_verify(*, user, version_id: int) -> dict:
+    """The verification job: PENDING_REGISTRATION → READY, or → FAILED_REGISTRATION with the reason."""
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None or version.status != VersionStatus.PENDING_UPLOAD:
+        return {"skipped": True}
+    problem = _source_problem(version, user)
+    status = VersionStatus.FAILED if problem else VersionStatus.READY
+    registry_services.modelversion_finalize(user=user, version=version, status=status, message=problem)
+    return {"version_id": version_id, "status": status, "message": problem}
+
+
+@transaction.atomic
+def model_version_delete(*, user, version: ModelVersion) -> None:
+    """Delete one version. Versions are records of what was built: only roles
+    holding ``delete_modelversion`` (administrators by default) may, and never one
+    that promotions or deployments refer to."""
+    locked = (
+        restrict(ModelVersion.objects.select_related("registered_model__team"), user, "delete")
+        .select_for_update(of=("self",)).filter(pk=version.pk).first()
+    )
+    if locked is None:
+        if not has_action_perm(user, ModelVersion, "delete"):
+            raise PermissionDeniedError("Your role does not allow deleting model versions (versions are immutable records).")
+        raise NotFoundError("No such model version.")
+    model = locked.registered_model
+    info = {"pk": locked.pk, "number": locked.version}
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except ProtectedError:
+        raise ConflictError(
+            f"Version {info['number']} of {model.name!r} cannot be deleted: promotions, deployments or lineage refer to it."
+        ) from None
+    audit.record(
+        action="registry.version.delete", object_type="registry.modelversion", object_id=str(info["pk"]),
+        object_repr=f"{model.name} v{info['number']}", team_slug=model.team.slug, model_name=model.name,
+        changes={"version": {"before": info["number"], "after": None}},
+    )
+
+
+@transaction.atomic
+def alias_set(*, user, model: RegisteredModel, alias: str, version: ModelVersion):
+    """Set an alias; an environment-bound alias (prod, champion, staging) only onto an approved version."""
+    governance.check_alias_target(alias=alias, version=version)
+    return registry_services.alias_set(user=user, registered_model=model, alias=alias, version=version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import django_filters
-from django.db.models import Exists, FloatField, OuterRef, Q
+from django.db.models import Exists, FloatField, OuterRef, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from rest_framework.exceptions import ValidationError
@@ -30,7 +30,8 @@ def filter_tags(queryset, values: list[str], field: str = "tags"):
             raise ValidationError({"tag": ["Use 'key' or 'key:value'."]})
         if sep:
             alias = f"_tag{i}"
-            queryset = queryset.alias(**{alias: KeyTextTransform(key, field)}).filter(**{alias: wanted})
+            # Cast: an exact lookup on a key transform would compare as JSON, not as text.
+            queryset = queryset.alias(**{alias: Cast(KeyTextTransform(key, field), TextField())}).filter(**{alias: wanted})
         else:
             queryset = queryset.filter(**{f"{field}__has_key": key})
     return queryset
@@ -96,7 +97,7 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         return filter_metrics(queryset, _values(self, name, value))
 
     def filter_python(self, queryset, name, value):
-        return queryset.alias(_python=KeyTextTransform("python", "environment")).filter(_python=value)
+        return queryset.alias(_python=Cast(KeyTextTransform("python", "environment"), TextField())).filter(_python=value)
 
 
 class DatasetFilterSet(django_filters.FilterSet):

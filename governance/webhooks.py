@@ -90,13 +90,25 @@ def resolve_checked(url: str, allowed_networks=None) -> tuple[str, str, int, str
     return parts.scheme, host, port, addresses[0]
 
 
+def _connect(ip: str, port: int, timeout: float) -> socket.socket:
+    """Connect to the checked numeric address itself (``create_connection`` would resolve again)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((ip, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host, port, ip, timeout):
         super().__init__(host, port, timeout=timeout)
         self._ip = ip
 
     def connect(self):
-        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
+        self.sock = _connect(self._ip, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -105,7 +117,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._ip = ip
 
     def connect(self):
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
+        sock = _connect(self._ip, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 

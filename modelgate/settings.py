@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
     "governance-sweep-webhooks": {"task": "governance.sweep_webhooks", "schedule": 60.0},
     "governance-periodic-review": {"task": "governance.periodic_review", "schedule": 24 * 3600.0},
     "reconcile-reports": {"task": "monitoring.reconcile_reports", "schedule": 60.0},
+    # SLA monitoring: evaluation rolls up pending minutes first; the separate rollup keeps dashboards fresh.
+    "telemetry-rollup": {"task": "telemetry.rollup", "schedule": 60.0},
+    "telemetry-evaluate-rules": {"task": "telemetry.evaluate_rules", "schedule": 60.0},
+    "telemetry-retention": {"task": "telemetry.retention", "schedule": 3600.0},
 }
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)
@@ -149,6 +153,11 @@ MODELGATE_ALLOW_PICKLE = env_bool("MODELGATE_ALLOW_PICKLE", False)
 REPORT_EXPLAIN_PROCESSES = env_int("REPORT_EXPLAIN_PROCESSES", os.cpu_count() or 1)
 REPORT_EXPLAIN_CHUNK_ROWS = env_int("REPORT_EXPLAIN_CHUNK_ROWS", 2000)
 REPORT_WHATIF_WAIT_SECONDS = env_int("REPORT_WHATIF_WAIT_SECONDS", 20)
+
+# --- SLA monitoring (telemetry) ---------------------------------------------
+TELEMETRY_RAW_RETENTION_DAYS = env_int("TELEMETRY_RAW_RETENTION_DAYS", 7)  # raw events and labels
+TELEMETRY_MINUTE_RETENTION_DAYS = env_int("TELEMETRY_MINUTE_RETENTION_DAYS", 14)  # hour buckets are kept
+TELEMETRY_MAX_BODY_BYTES = env_int("TELEMETRY_MAX_BODY_BYTES", 32 * 1024 * 1024)  # one 10,000-event batch with features
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -274,6 +283,10 @@ SPECTACULAR_SETTINGS = {
         "TestKindEnum": "governance.choices.TestKind",
         "RoleEnum": "modelgate.core.roles.ROLES",
         "ReportKindEnum": "monitoring.choices.ReportKind",
+        "SlaRuleKindEnum": "monitoring.telemetry.choices.RuleKind",
+        "DataTestKindEnum": "monitoring.telemetry.choices.DataTestKind",
+        "AlertSeverityEnum": "monitoring.telemetry.choices.Severity",
+        "DataTestSeverityEnum": "monitoring.telemetry.choices.TestSeverity",
     },
 }
 API_TOKEN_TOUCH_INTERVAL_SECONDS = 60

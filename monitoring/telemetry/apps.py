@@ -11,3 +11,8 @@ class TelemetryConfig(AppConfig):
     name = "monitoring.telemetry"
     label = "telemetry"
     verbose_name = "Monitoring: SLAs and telemetry"
+
+    def ready(self):
+        # Role grants: modelgate.core.roles imports <app>.roles for top-level apps only,
+        # so this nested app registers its own before the post-migrate sync runs.
+        from monitoring.telemetry import roles  # noqa: F401

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from governance.choices import RequestState
 from tests.portal.conftest import walk_to_prod_request
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"), pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"), pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-for-tests-only"
 

@@ -255,7 +255,7 @@ class Webhook(models.Model):
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=128, help_text="Shared secret for the X-Modelgate-Signature header.")
-    events = models.JSONField(default=list, help_text="Event names; an empty list means every event.")
+    events = models.JSONField(default=list, blank=True, help_text="Event names; an empty list means every event.")
     team = models.ForeignKey(
         "core.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks",
         help_text="Only events about this team's models; empty = every team.",

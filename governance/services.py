@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -62,6 +63,16 @@ def _model_ctx(version_or_model) -> dict:
 def _audit(user, **kwargs):
     """Record with the acting user named explicitly (services also run from tasks and commands)."""
     return audit.record(actor=user if user is not None and user.is_authenticated else None, **kwargs)
+
+
+def _full_clean(obj, **kwargs) -> None:
+    """``full_clean`` whose errors become a 400 naming the fields."""
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        first, messages = next(iter(fields.items()))
+        raise ApplicationError(f"{first}: {messages[0]}", fields=fields) from None
 
 
 def _require_text(value: str, field: str, what: str) -> str:
@@ -242,7 +253,7 @@ def environment_update_policy(*, user, environment: Environment, data: dict) -> 
                 f"Unknown gate kind {gate.get('kind')!r}.", fields={"gates": [f"Known kinds: {', '.join(sorted(GATE_KINDS))}."]}
             )
     environment.updated_at = timezone.now()
-    environment.full_clean()
+    _full_clean(environment)
     environment.save()
     after = {f: getattr(environment, f) for f in POLICY_FIELDS}
     _audit(user, action="environment.update_policy", obj=environment, changes=audit.diff(before, after))
@@ -266,7 +277,7 @@ def promotion_request_create(
     req = PromotionRequest(
         version=version, environment=environment, requested_by=user, reason=reason, justification=justification.strip()
     )
-    req.full_clean()
+    _full_clean(req)
     req.save()
     _audit(user,
         action="promotion.create", obj=req, **_model_ctx(version),
@@ -286,7 +297,7 @@ def promotion_request_update(*, user, request: PromotionRequest, reason=None, ju
         req.reason = reason
     if justification is not None:
         req.justification = justification.strip()
-    req.full_clean()
+    _full_clean(req)
     req.save(update_fields=["reason", "justification"])
     _audit(user, action="promotion.update", obj=req, changes=audit.diff(before, {"reason": req.reason, "justification": req.justification}),
                  **_model_ctx(req.version))
@@ -391,7 +402,7 @@ def _decide(*, user, request: PromotionRequest, decision: str, comment: str, rol
     try:
         with transaction.atomic():
             approval = Approval(request=req, user=user, role=open_roles[0], decision=decision, comment=comment)
-            approval.full_clean(validate_constraints=False)
+            _full_clean(approval, validate_constraints=False)
             approval.save()
     except IntegrityError as exc:  # the row lock makes this unreachable; the constraints are the last line
         raise ConflictError("Another decision was recorded for this role or person.", code="role_filled") from exc
@@ -585,7 +596,7 @@ def _deploy(*, user, environment, version, request=None, canary_weight=None, spl
         environment=environment, registered_model=model, deployed_by=user, promotion_request=request,
         previous=current, note=note, created_at=now, review_by=review_by,
     )
-    deployment.full_clean(validate_constraints=False)
+    _full_clean(deployment, validate_constraints=False)
     deployment.save()
     DeploymentSplit.objects.bulk_create(
         [DeploymentSplit(deployment=deployment, version=s["version"], weight=s["weight"]) for s in splits]
@@ -655,7 +666,7 @@ def deployment_rollback(*, user, deployment: Deployment, note: str = "") -> Depl
         note=note or f"Rollback of #{current.pk} to #{target.pk}", created_at=now,
         review_by=target.review_by,
     )
-    restored.full_clean(validate_constraints=False)
+    _full_clean(restored, validate_constraints=False)
     restored.save()
     DeploymentSplit.objects.bulk_create(
         [DeploymentSplit(deployment=restored, version=s.version, weight=s.weight) for s in target_splits]
@@ -735,7 +746,7 @@ def version_set_lifecycle(*, user, version: ModelVersion, state: str, reason: st
                 code="version_serving",
             )
     lifecycle.state, lifecycle.reason, lifecycle.changed_by, lifecycle.changed_at = state, reason, user, timezone.now()
-    lifecycle.full_clean()
+    _full_clean(lifecycle)
     lifecycle.save()
     if state != LifecycleState.ACTIVE:
         # Open requests for a version that can no longer be promoted are cancelled with it.
@@ -765,7 +776,7 @@ def ci_test_result_post(*, user, version: ModelVersion, kind: str, passed: bool,
     _require_team_member(user, version.registered_model)
     result = CITestResult(version=version, kind=kind, passed=passed, metrics=metrics, name=name,
                           details_url=details_url, ci_run_id=ci_run_id, posted_by=user)
-    result.full_clean()
+    _full_clean(result)
     result.save()
     _audit(user, action="ci_result.post", obj=result, **_model_ctx(version),
                  changes={"kind": {"before": None, "after": kind}, "passed": {"before": None, "after": passed},
@@ -859,7 +870,7 @@ def webhook_create(*, user, name: str, url: str, events: list[str], team=None, s
     _check_webhook_url(url)
     hook = Webhook(name=name, url=url, events=_validate_events(events), team=team,
                    secret=secret or secrets.token_urlsafe(32), created_by=user)
-    hook.full_clean()
+    _full_clean(hook)
     hook.save()
     _audit(user, action="webhook.create", obj=hook, changes={"url": {"before": None, "after": url},
                                                               "events": {"before": None, "after": events}})
@@ -878,7 +889,7 @@ def webhook_update(*, user, webhook: Webhook, data: dict) -> Webhook:
         if field == "url":
             _check_webhook_url(value)
         setattr(hook, field, value)
-    hook.full_clean()
+    _full_clean(hook)
     hook.save()
     after = {f: getattr(hook, f) for f in fields}
     _audit(user, action="webhook.update", obj=hook, changes=audit.diff(
@@ -897,7 +908,7 @@ def webhook_delete(*, user, webhook: Webhook) -> None:
 def webhook_allow_address(*, user, network: str, note: str = "") -> WebhookAllowedAddress:
     _require_admin(user)
     entry = WebhookAllowedAddress(network=network.strip(), note=note)
-    entry.full_clean()
+    _full_clean(entry)
     entry.save()
     _audit(user, action="webhook.allow_address", obj=entry, changes={"network": {"before": None, "after": entry.network}})
     return entry

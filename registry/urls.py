@@ -10,3 +10,7 @@ urlpatterns = [
     path("models/<str:name>/", views.model_detail, name="model-detail"),
     path("models/<str:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
 ]
+urlpatterns += [
+    path("models/<str:name>/versions/<int:version>/reports/", views.report_request, name="report-request"),
+    path("models/<str:name>/versions/<int:version>/reports/<int:pk>/progress/", views.report_progress, name="report-progress"),
+]

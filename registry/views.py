@@ -7,14 +7,20 @@ their length, and writes go through the apps' service functions.
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from modelgate.core import roles
+from modelgate.core.errors import ApplicationError
 from modelgate.core.models import AuditEvent, Team
 from modelgate.core.permissions import restrict
-from modelgate.core.portal import paginate
+from modelgate.core.portal import htmx_partial, paginate
 from registry.choices import Framework, VersionStatus
 from registry.models import ModelVersion, RegisteredModel, VersionParent
 
@@ -173,12 +179,118 @@ def _download_url(mv, artifact) -> str:
     return reverse("v1:artifact-detail", kwargs={"name": mv.registered_model.name, "version": mv.version, "path": artifact.path})
 
 
+def _monitoring():
+    """Monitoring's report selectors and services, or None: the registry runs without monitoring."""
+    try:
+        from monitoring.selectors import reports as report_selectors
+        from monitoring.services import reports as report_services
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("monitoring"):
+            return None
+        raise
+    return report_selectors, report_services
+
+
+FIGURES_PER_TAB = 2
+
+
 def _reports(mv, user):
-    """Monitoring's reports of this version (tabs on the page), or None without monitoring."""
-    governance = _deployment_api()
-    if governance is None or not hasattr(governance, "version_reports"):
+    """Report tabs of a version: the newest report of each kind with its first figures,
+    the datasets to compute from, and whether this user may request one."""
+    found = _monitoring()
+    if found is None:
         return None
-    return governance.version_reports(mv, user)
+    selectors, _ = found
+    from monitoring.choices import ReportKind, ReportStatus
+    from monitoring.models import Report
+
+    reports = list(selectors.report_list(user=user, version_id=mv.pk).order_by("-created_at", "-pk")[:50])
+    latest = {}
+    for report in reports:
+        latest.setdefault(report.kind, report)
+    done = [r.pk for r in latest.values() if r.status == ReportStatus.SUCCEEDED]
+    figures = dict(Report.objects.filter(pk__in=done).values_list("pk", "figures"))
+    tabs = []
+    for kind, label in ReportKind.choices:
+        report = latest.get(kind)
+        figs = sorted((figures.get(report.pk) or {}).items())[:FIGURES_PER_TAB] if report else []
+        tabs.append({"kind": kind, "label": label, "report": report,
+                     "figures": [{"id": f"fig-{kind}-{i}", "name": name, "figure": fig} for i, (name, fig) in enumerate(figs)]})
+    can_request = (
+        not roles.is_read_only(user)
+        and user.has_perm("monitoring.add_report")
+        and restrict(RegisteredModel.objects.filter(pk=mv.registered_model_id), user, "change").exists()
+    )
+    return {"tabs": tabs, "history": reports, "kinds": ReportKind.choices, "can_request": can_request,
+            "datasets": list(selectors.dataset_list(user=user, version_id=mv.pk)) if can_request else []}
+
+
+def _visible_version(user, name, version):
+    model = _visible_model(user, name)
+    return get_object_or_404(ModelVersion.objects.select_related("registered_model__team"), registered_model=model, version=version)
+
+
+def _back_to_reports(name, version):
+    return redirect(reverse("registry:version-detail", args=[name, version]) + "#reports")
+
+
+@require_POST
+@login_required
+def report_request(request, name, version):
+    """Queue a report (monitoring's service decides and refuses); HTMX gets the progress block back."""
+    found = _monitoring()
+    if found is None:
+        raise Http404
+    selectors, services = found
+    mv = _visible_version(request.user, name, version)
+    dataset = selectors.dataset_list(user=request.user, version_id=mv.pk).filter(pk=request.POST.get("dataset") or 0).first()
+    if dataset is None:
+        messages.error(request, "Choose one of this version's evaluation datasets.")
+        return _back_to_reports(name, version)
+    try:
+        report, created = services.report_request(user=request.user, version=mv, dataset=dataset, kind=request.POST.get("kind", ""))
+    except ApplicationError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied(exc.message)
+        messages.error(request, f"Refused: {exc.message}")
+        return _back_to_reports(name, version)
+    messages.success(request, f"{report.get_kind_display()} report #{report.pk} {'queued' if created else 'already exists for these inputs'}.")
+    if htmx_partial(request):
+        return _progress_response(request, mv, report)
+    return _back_to_reports(name, version)
+
+
+@login_required
+def report_progress(request, name, version, pk):
+    """The job-status partial HTMX polls until the report is finished, then its charts."""
+    found = _monitoring()
+    if found is None:
+        raise Http404
+    selectors, _ = found
+    mv = _visible_version(request.user, name, version)
+    report = selectors.report_get(user=request.user, pk=pk)
+    if report is None or report.version_id != mv.pk:
+        raise Http404
+    return _progress_response(request, mv, report)
+
+
+def _progress_response(request, mv, report):
+    from monitoring.models import Report
+
+    selectors, _ = _monitoring()
+    status, error = selectors.effective_status(report)
+    finished = status in ("succeeded", "failed")
+    progress = 100 if status == "succeeded" else (report.job.progress if report.job_id else 0)
+    figures = []
+    if status == "succeeded":
+        stored = Report.objects.filter(pk=report.pk).values_list("figures", flat=True).first() or {}
+        figures = [{"id": f"fig-live-{report.pk}-{i}", "name": n, "figure": f} for i, (n, f) in enumerate(sorted(stored.items())[:FIGURES_PER_TAB])]
+    return render(
+        request,
+        "registry/partials/report_progress.html",
+        {"mv": mv, "model": mv.registered_model, "report": report, "status": status, "error": error,
+         "finished": finished, "progress": progress, "figures": figures, "oob_messages": htmx_partial(request)},
+    )
 
 
 def _packages(environment) -> list[str]:

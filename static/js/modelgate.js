@@ -48,5 +48,6 @@
 
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   window.addEventListener("load", function () { drawCharts(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.target); });
+  // After any swap (outerHTML swaps replace the event target), draw whatever is not drawn yet.
+  document.addEventListener("htmx:afterSettle", function () { drawCharts(document); });
 })();

@@ -112,3 +112,23 @@ def walk_to_prod_request(owner, ml_engineer, team, name="credit-scoring"):
 @pytest.fixture
 def prod_request(ds_owner, mle_teammate, team_credit):
     return walk_to_prod_request(ds_owner, mle_teammate, team_credit)
+
+
+def fairness_csv(n: int = 400) -> bytes:
+    """Deterministic rows with a prediction column (so the fairness report needs no model file)."""
+    lines = ["income,age_band,existing_loans,gender,approved,pred"]
+    for i in range(n):
+        gender = "female" if i % 2 else "male"
+        approved = 1 if (i * 7) % 10 < 6 else 0
+        pred = approved if i % 5 else 1 - approved
+        lines.append(f"{1000 + (i * 37) % 4000},{['18-25', '26-40', '41+'][i % 3]},{i % 4},{gender},{approved},{pred}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def attach_fairness_dataset(user, version, name="holdout-2026q3"):
+    from monitoring.services import reports as report_services
+
+    return report_services.evaluationdataset_attach(
+        user=user, version=version, name=name, feature_columns=["income", "age_band", "existing_loans"],
+        label_column="approved", prediction_column="pred", sensitive_columns=["gender"], chunks=[fairness_csv()],
+    )

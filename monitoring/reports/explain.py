@@ -34,7 +34,7 @@ DEFAULTS = {
     "pdp_grid": 20,
     "pdp_rows": 500,
     "beeswarm_points": 1000,
-    "max_evals": 500,
+    "max_evals": None,  # model-agnostic explainer: None = 10 permutations (10 × (2·features + 1) evaluations)
 }
 
 
@@ -122,7 +122,7 @@ def _model_output(info: ExplainerInfo, X: pd.DataFrame) -> np.ndarray | None:
         return None
 
 
-def explain_chunk(info: ExplainerInfo, X: pd.DataFrame, positive_index: int, max_evals: int) -> ShapChunk:
+def explain_chunk(info: ExplainerInfo, X: pd.DataFrame, positive_index: int, max_evals: int | None = None) -> ShapChunk:
     n, f = X.shape
     if info.name == "tree":
         gap = None
@@ -138,7 +138,8 @@ def explain_chunk(info: ExplainerInfo, X: pd.DataFrame, positive_index: int, max
             output = _model_output(info, X)
             gap = float(np.max(np.abs(values.sum(axis=1) + base - output))) if output is not None else None
         return ShapChunk(values, base, gap)
-    explanation = info.explainer(X, max_evals=max(max_evals, 2 * f + 1), silent=True)
+    evals = max(int(max_evals), 2 * f + 1) if max_evals else 10 * (2 * f + 1)
+    explanation = info.explainer(X, max_evals=evals, silent=True)
     values, base = normalise_output(explanation.values, explanation.base_values, positive_index, n, f, per_row_base=True)
     return ShapChunk(values, base, None)
 
@@ -155,7 +156,7 @@ def _explain_forked(bounds: tuple[int, int]) -> tuple[int, ShapChunk]:
 
 def explain_rows(
     info: ExplainerInfo, X: pd.DataFrame, *, positive_index: int = 1, chunk_rows: int = 2000, processes: int = 1,
-    max_evals: int = 500, progress: Callable[[float], None] | None = None, before_fork: Callable[[], None] | None = None,
+    max_evals: int | None = None, progress: Callable[[float], None] | None = None, before_fork: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, float, float | None, dict]:
     """SHAP values of every row of X, in chunks; chunks run in forked processes when it pays.
 
@@ -261,7 +262,7 @@ def explainability_report(
     t0 = time.perf_counter()
     values, base, gap, how = explain_rows(
         info, X_sample, positive_index=model.positive_index, chunk_rows=chunk_rows, processes=processes,
-        max_evals=int(p["max_evals"]), progress=lambda frac: progress(5 + 75 * frac), before_fork=before_fork,
+        max_evals=p["max_evals"], progress=lambda frac: progress(5 + 75 * frac), before_fork=before_fork,
     )
     timings["shap_values"] = time.perf_counter() - t0
     importance = np.abs(values).mean(axis=0)
@@ -280,7 +281,7 @@ def explainability_report(
         raise ReportInputError(f"explain_rows: row indices out of range 0–{len(X) - 1}: {bad}")
     position = {int(r): i for i, r in enumerate(rows)}
     missing = [r for r in wanted if r not in position]
-    extra_values = explain_rows(info, X.iloc[missing], positive_index=model.positive_index, chunk_rows=chunk_rows, max_evals=int(p["max_evals"]))[0] if missing else None
+    extra_values = explain_rows(info, X.iloc[missing], positive_index=model.positive_index, chunk_rows=chunk_rows, max_evals=p["max_evals"])[0] if missing else None
     predictions = model.predict_score(X.iloc[wanted])
     waterfalls = []
     for k, r in enumerate(wanted):
@@ -340,7 +341,7 @@ def what_if(model: LoadedModel, base_row: dict, changes: dict, *, background: pd
         if col in background.columns:
             rows[col] = rows[col].astype(background[col].dtype)
     info = build_explainer(model, background, params={**DEFAULTS, **params}, seed=seed)
-    chunk = explain_chunk(info, rows, model.positive_index, int(params.get("max_evals", DEFAULTS["max_evals"])))
+    chunk = explain_chunk(info, rows, model.positive_index, params.get("max_evals"))
     scores = model.predict_score(rows)
     sides = []
     for i, label in enumerate(("original", "changed")):

@@ -311,7 +311,7 @@ def whatif_request(*, user, version: ModelVersion, dataset: EvaluationDataset, c
         raise ApplicationError("changes: an object of feature → new value.", fields={"changes": ["an object of feature → value"]})
     if (row is None) == (row_index is None):
         raise ApplicationError("Send a row or a row_index (exactly one).", fields={"row": ["send a row or a row_index"]})
-    unknown = sorted(set(changes) | set(row or {}) - set(dataset.feature_columns))
+    unknown = sorted((set(changes) | set(row or {})) - set(dataset.feature_columns))
     if unknown:
         raise ApplicationError(f"Unknown feature(s): {', '.join(unknown)}.", fields={"changes": [f"unknown features: {', '.join(unknown)}"]})
     if model_artifact(version) is None:

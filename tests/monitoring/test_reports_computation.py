@@ -10,7 +10,14 @@ import pytest
 
 from monitoring.reports import drift, explain, fairness
 from monitoring.reports.loading import LoadedModel, ReportInputError, check_columns, load_model, read_verified
-from tests.monitoring.reports_data import FEATURES, credit_frame, pickled, train_lightgbm, train_sklearn, train_sklearn_linear
+from tests.monitoring.reports_data import (
+    FEATURES,
+    credit_frame,
+    pickled,
+    train_lightgbm,
+    train_sklearn,
+    train_sklearn_linear,
+)
 
 
 @pytest.fixture(scope="module")

@@ -108,16 +108,12 @@ def _redis_url():
     return os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real ``celery worker`` subprocess bound to this test database over Redis.
-
-    Tests using it must commit their data (``transactional_db``) and are grouped
-    on one xdist worker (``xdist_group("celery-worker")``) so one consumer owns the queue.
-    """
+def start_celery_worker():
+    """Start a real ``celery worker`` subprocess bound to the current test database over Redis."""
     broker = _redis_url()
     if not broker:
         pytest.fail("worker tests need REDIS_URL (they are deselected with -m 'not worker' on the embedded run)")
+    from django.conf import settings
     from django.db import connection
 
     env = dict(os.environ)
@@ -132,34 +128,61 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     from modelgate.celery import app
 
     app.control.purge()
-    from django.conf import settings
-
     settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
-    log = open(settings.VAR_DIR / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    log_path = settings.VAR_DIR / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=solo", "--concurrency=1",
+             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"celery worker exited early; see {log.name}")
+            pytest.fail(f"celery worker exited early; see {log_path}")
         try:
             if app.control.ping(timeout=1.0):
-                break
+                return proc
         except Exception:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("celery worker did not answer a ping within 60 s")
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    stop_celery_worker(proc)
+    pytest.fail("celery worker did not answer a ping within 60 s")
+
+
+def stop_celery_worker(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+class _WorkerHolder:
+    proc = None
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_holder(django_db_setup, django_db_blocker):
+    holder = _WorkerHolder()
+    yield holder
+    if holder.proc is not None:
+        stop_celery_worker(holder.proc)
+
+
+@pytest.fixture
+def celery_worker_process(_celery_worker_holder):
+    """A real ``celery worker`` subprocess (a ``Popen``), shared across tests and
+    started again if a previous test killed it.
+
+    Tests using it must commit their data (``transactional_db``) and are grouped
+    on one xdist worker (``xdist_group("celery-worker")``) so one consumer owns the queue.
+    """
+    holder = _celery_worker_holder
+    if holder.proc is None or holder.proc.poll() is not None:
+        holder.proc = start_celery_worker()
+    return holder.proc
 
 
 def wait_for(predicate, timeout=30.0, interval=0.2):

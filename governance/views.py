@@ -130,14 +130,21 @@ def gate_rows(request_obj) -> list[dict]:
                 "needs_review": needs_review,
                 "state": "review" if needs_review else ("pass" if passed else "fail"),
                 "message": result.get("message", ""),
-                "value": result.get("value"),
-                "threshold": result.get("threshold"),
+                "value": _readable(result.get("value")),
+                "threshold": _readable(result.get("threshold")),
                 "params": g.get("params") or {},
                 "evidence": result.get("evidence") or {},
                 "overridden": bool(result.get("overridden")),
             }
         )
     return rows
+
+
+def _readable(value):
+    """Gate values as a person reads them: lists joined, empty lists as "none"."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "none"
+    return value
 
 
 def approval_slots(request_obj) -> list[dict]:

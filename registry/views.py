@@ -216,6 +216,10 @@ def _reports(mv, user):
         figs = sorted((figures.get(report.pk) or {}).items())[:FIGURES_PER_TAB] if report else []
         tabs.append({"kind": kind, "label": label, "report": report,
                      "figures": [{"id": f"fig-{kind}-{i}", "name": name, "figure": fig} for i, (name, fig) in enumerate(figs)]})
+    # Open the first tab that has something to show.
+    selected = next((t["kind"] for t in tabs if t["report"]), tabs[0]["kind"])
+    for tab in tabs:
+        tab["selected"] = tab["kind"] == selected
     can_request = (
         not roles.is_read_only(user)
         and user.has_perm("monitoring.add_report")

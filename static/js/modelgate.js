@@ -5,7 +5,7 @@
   function drawCharts(root) {
     if (!window.Plotly) return;
     (root || document).querySelectorAll("[data-plotly-figure]").forEach(function (el) {
-      if (el.dataset.drawn) return;
+      if (el.dataset.drawn || el.offsetParent === null) return;  // hidden tabs are drawn when shown
       var source = document.getElementById(el.dataset.plotlyFigure);
       if (!source) return;
       var fig = JSON.parse(source.textContent);

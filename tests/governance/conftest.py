@@ -10,6 +10,19 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def seeded_environments(transactional_db):
+    """Transactional tests flush the database, data migrations included: seed Dev/UAT/Prod again."""
+    import importlib
+
+    from django.apps import apps
+
+    from governance.models import Environment
+
+    if not Environment.objects.exists():
+        importlib.import_module("governance.migrations.0002_seed_environments").seed(apps, None)
+
+
 @pytest.fixture(autouse=True)
 def locmem_mail(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from modelgate.core import login_throttle
+from tests.factories import UserFactory
 
 # The throttle counts in the shared cache (Redis on the PostgreSQL run): keep these tests on
 # one xdist worker and clear only their own keys (never flush: Redis is also the broker).
@@ -18,6 +19,7 @@ def _clean_throttle():
         for address in ADDRESSES:
             cache.delete(f"login-fail:ip:{address}")
         login_throttle.clear("dana")
+        login_throttle.clear("locky")
 
     clear()
     yield
@@ -28,12 +30,14 @@ def _login(client, username, password, **extra):
     return client.post("/accounts/login/", {"username": username, "password": password, **extra})
 
 
-def test_it_locks_an_account_after_repeated_failures_even_with_the_right_password(ds_owner, settings):
+def test_it_locks_an_account_after_repeated_failures_even_with_the_right_password(db):
+    # A user of its own: other tests log "dana" in successfully, which clears her count.
+    UserFactory(username="locky")
     client = Client()
     for _ in range(10):
-        assert _login(client, "dana", "wrong").status_code == 200
+        assert _login(client, "locky", "wrong").status_code == 200
 
-    locked = _login(client, "dana", "pw-for-tests-only")
+    locked = _login(client, "locky", "pw-for-tests-only")
 
     assert locked.status_code == 429
     assert b"Too many failed attempts" in locked.content
@@ -80,15 +84,16 @@ def test_it_refuses_a_login_post_without_csrf_token(ds_owner):
     assert response.status_code == 403
 
 
-def test_http_basic_is_throttled_too(ds_owner):
+def test_http_basic_is_throttled_too(db):
     import base64
 
-    from tests.conftest import api_for
+    from rest_framework.test import APIClient
 
+    UserFactory(username="locky")
     for _ in range(10):
-        login_throttle.record_failure("dana", "203.0.113.9")
-    client = api_for(ds_owner)
-    client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"dana:pw-for-tests-only").decode())
+        login_throttle.record_failure("locky", "203.0.113.9")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"locky:pw-for-tests-only").decode())
 
     response = client.get("/api/v1/me/", REMOTE_ADDR="198.51.100.1")
 

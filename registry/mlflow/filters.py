@@ -3,7 +3,7 @@
 Supported (what the MLflow client and its users send)::
 
     name = 'x'   name != 'x'   name LIKE 'fraud-%'   name ILIKE '%SCORE%'
-    tags.team = 'credit'   tags.`my key` LIKE 'v%'   (tags.k != 'v': tag set, other value)
+    tags.team = 'credit'   tags.`my key` LIKE 'v%'   (tags.k != 'v': other value or no such tag)
     versions also: run_id = 'r'   run_id IN ('a', 'b')   source_path = 's3://…'
                    version_number >= 3
     conditions joined with AND
@@ -174,7 +174,8 @@ def apply_filter(queryset: QuerySet, filter_string: str | None, kind: Kind) -> Q
             annotations[alias] = Cast(KeyTextTransform(tag, "tags"), output_field=TextField())
             condition = _condition(alias, op, str(value))
             if op == "!=":
-                condition = Q(**{f"{alias}__isnull": False}) & condition
+                # As MLflow: an untagged row matches (the client itself sends tag.`mlflow.prompt.is_prompt` != 'true').
+                condition = Q(**{f"{alias}__isnull": True}) | condition
             conditions.append(condition)
             continue
         lowered = lowered.removeprefix("attributes.").removeprefix("attribute.").strip("`")

@@ -269,9 +269,11 @@ def test_it_searches_with_filters_order_and_pages(dana):
     assert names({"filter": "name ILIKE 'CREDIT-_'", "order_by": ["name DESC"]})[0] == ["credit-c", "credit-b", "credit-a"]
     assert names({"filter": "tags.domain = 'fraud'"})[0] == ["fraud-a"]
     assert names({"filter": "tags.`domain` != 'fraud' AND name != 'credit-b'"})[0] == ["credit-a", "credit-c"]
+    _create(dana, name="untagged")
+    assert names({"filter": "tag.`domain` != 'credit'"})[0] == ["fraud-a", "untagged"]  # no tag counts as "not equal"
     first, token = names({"max_results": 3})
     assert first == ["credit-a", "credit-b", "credit-c"] and token
-    assert names({"max_results": 3, "page_token": token}) == (["fraud-a"], None)
+    assert names({"max_results": 3, "page_token": token}) == (["fraud-a", "untagged"], None)
 
     def versions(params):
         status, body = dana.get("model-versions/search", params)

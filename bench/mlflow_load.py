@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Load generator for MLflow's model-registry REST subset (not run in CI).
+
+It speaks only the MLflow REST API (``/api/2.0/mlflow/...``) over plain HTTP,
+so the very same workload can be pointed at Modelgate or at an MLflow server:
+
+    python bench/mlflow_load.py --url http://127.0.0.1:8000 --token mg_...      # Modelgate
+    python bench/mlflow_load.py --url http://127.0.0.1:5000                      # MLflow server (no auth)
+
+Phases (a new TCP connection per request, as the issue's baseline was measured):
+  writes   create model / create version / set alias, WRITE_CLIENTS concurrent clients
+  reads    mixed: get version, get version by alias, search versions (filter on name),
+           search models (25-row page), at 1 and at 16 concurrent clients
+Reports requests/s and p50/p95/p99 latency per phase (and per operation with -v);
+``--pss PID`` adds the server's memory: PSS summed over PID and its descendants.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+PREFIX = "/api/2.0/mlflow/"
+
+
+class Http:
+    def __init__(self, url: str, headers: dict):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        self.https = parts.scheme == "https"
+        self.headers = {"Content-Type": "application/json", **headers}
+
+    def call(self, method: str, path: str, params: dict) -> tuple[int, dict]:
+        # A new connection per request: the baseline's client did the same.
+        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=60)
+        try:
+            if method == "GET":
+                conn.request("GET", PREFIX + path + "?" + urlencode(params, doseq=True), headers=self.headers)
+            else:
+                conn.request(method, PREFIX + path, body=json.dumps(params), headers=self.headers)
+            response = conn.getresponse()
+            body = response.read()
+            return response.status, (json.loads(body) if body else {})
+        finally:
+            conn.close()
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.first_errors: list[str] = []
+
+    def timed(self, http: Http, op: str, method: str, path: str, params: dict, ok=(200,)):
+        start = time.perf_counter()
+        status, body = http.call(method, path, params)
+        elapsed = time.perf_counter() - start
+        with self.lock:
+            self.samples[op].append(elapsed)
+            if status not in ok:
+                self.errors[op] += 1
+                if len(self.first_errors) < 5:
+                    self.first_errors.append(f"{op}: {status} {body}")
+        return status, body
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def run_clients(clients: int, work) -> float:
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def write_phase(http: Http, prefix: str, clients: int, models_per_client: int, versions_per_model: int, team_tag: list):
+    """Each client registers its models: create model, N versions, an alias on the newest."""
+    recorder = Recorder()
+    created: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+
+    def work(client: int):
+        for i in range(models_per_client):
+            name = f"{prefix}-c{client:02d}-m{i:04d}"
+            recorder.timed(http, "create_model", "POST", "registered-models/create", {"name": name, "tags": team_tag})
+            number = "0"
+            for v in range(versions_per_model):
+                _, body = recorder.timed(http, "create_version", "POST", "model-versions/create", {
+                    "name": name, "source": f"s3://bench-bucket/{name}/{v + 1}", "run_id": uuid.uuid4().hex,
+                    "tags": [{"key": "bench", "value": prefix}],
+                })
+                number = body.get("model_version", {}).get("version", number)
+            recorder.timed(http, "set_alias", "POST", "registered-models/alias", {"name": name, "alias": "candidate", "version": number})
+            with lock:
+                created.append((name, int(number), "candidate"))
+
+    elapsed = run_clients(clients, work)
+    return recorder, elapsed, created
+
+
+def read_phase(http: Http, prefix: str, clients: int, requests_per_client: int, targets: list):
+    recorder = Recorder()
+
+    def work(client: int):
+        for i in range(requests_per_client):
+            name, number, alias = targets[(client * 7919 + i) % len(targets)]
+            kind = i % 4
+            if kind == 0:
+                recorder.timed(http, "get_version", "GET", "model-versions/get", {"name": name, "version": str(number)})
+            elif kind == 1:
+                recorder.timed(http, "get_by_alias", "GET", "registered-models/alias", {"name": name, "alias": alias})
+            elif kind == 2:
+                recorder.timed(http, "search_versions", "GET", "model-versions/search", {"filter": f"name = '{name}'", "max_results": 100})
+            else:
+                recorder.timed(http, "search_models", "GET", "registered-models/search",
+                               {"filter": f"name LIKE '{prefix}-c{client % 8:02d}%'", "max_results": 25})
+
+    elapsed = run_clients(clients, work)
+    return recorder, elapsed
+
+
+def pss_kib(root_pid: int) -> tuple[int, int]:
+    """PSS of a process tree (KiB) and its process count, from /proc/<pid>/smaps_rollup."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total, len(tree)
+
+
+def summarise(label: str, recorder: Recorder, elapsed: float, verbose: bool) -> dict:
+    every = [s for samples in recorder.samples.values() for s in samples]
+    row = {
+        "phase": label,
+        "requests": len(every),
+        "errors": sum(recorder.errors.values()),
+        "seconds": round(elapsed, 2),
+        "req_per_s": round(len(every) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(every, 50) * 1000, 1),
+        "p95_ms": round(percentile(every, 95) * 1000, 1),
+        "p99_ms": round(percentile(every, 99) * 1000, 1),
+    }
+    print(f"{label:<22} {row['requests']:>6} req  {row['req_per_s']:>8.1f} req/s  p50 {row['p50_ms']:>7.1f} ms  "
+          f"p95 {row['p95_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  errors {row['errors']}")
+    if verbose:
+        for op, samples in sorted(recorder.samples.items()):
+            print(f"    {op:<18} {len(samples):>6}  p50 {statistics.median(samples) * 1000:7.1f} ms  "
+                  f"p95 {percentile(samples, 95) * 1000:7.1f} ms  p99 {percentile(samples, 99) * 1000:7.1f} ms")
+    for message in recorder.first_errors:
+        print(f"    error: {message}", file=sys.stderr)
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--token", default=os.environ.get("MLFLOW_TRACKING_TOKEN"), help="Bearer token (MLFLOW_TRACKING_TOKEN)")
+    parser.add_argument("--username", default=os.environ.get("MLFLOW_TRACKING_USERNAME"))
+    parser.add_argument("--password", default=os.environ.get("MLFLOW_TRACKING_PASSWORD"))
+    parser.add_argument("--team", help="Modelgate team slug (tag modelgate.team), for users in several teams")
+    parser.add_argument("--write-clients", type=int, default=8)
+    parser.add_argument("--models-per-client", type=int, default=25)
+    parser.add_argument("--versions-per-model", type=int, default=2)
+    parser.add_argument("--read-clients", default="1,16", help="Comma-separated client counts for the read phase")
+    parser.add_argument("--reads", type=int, default=2000, help="Read requests per read phase (split over the clients)")
+    parser.add_argument("--prefix", default=f"bench-{uuid.uuid4().hex[:6]}")
+    parser.add_argument("--pss", type=int, metavar="PID", help="Server master PID: report PSS of it and its children")
+    parser.add_argument("--json", metavar="FILE", help="Also write the results as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Per-operation latencies")
+    args = parser.parse_args(argv)
+
+    headers = {}
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"
+    elif args.username:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{args.username}:{args.password}".encode()).decode()
+    http = Http(args.url, headers)
+    team_tag = [{"key": "modelgate.team", "value": args.team}] if args.team else []
+
+    print(f"target {args.url}  prefix {args.prefix}")
+    results = []
+    recorder, elapsed, created = write_phase(
+        http, args.prefix, args.write_clients, args.models_per_client, args.versions_per_model, team_tag
+    )
+    results.append(summarise(f"writes x{args.write_clients}", recorder, elapsed, args.verbose))
+    if not created:
+        print("no models were created; check credentials", file=sys.stderr)
+        return 1
+    for clients in [int(c) for c in args.read_clients.split(",") if c]:
+        per_client = max(1, args.reads // clients)
+        recorder, elapsed = read_phase(http, args.prefix, clients, per_client, created)
+        results.append(summarise(f"reads x{clients}", recorder, elapsed, args.verbose))
+    if args.pss:
+        kib, count = pss_kib(args.pss)
+        print(f"server PSS {kib / 1024:.0f} MiB across {count} processes (tree of PID {args.pss})")
+        results.append({"phase": "memory", "pss_mib": round(kib / 1024), "processes": count})
+    if args.json:
+        Path(args.json).write_text(json.dumps({"url": args.url, "prefix": args.prefix, "results": results}, indent=2))
+    return 0 if all(r.get("errors", 0) == 0 for r in results) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

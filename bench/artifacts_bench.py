@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -119,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--workdir", default="/tmp/modelgate-artifacts-bench")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
 
@@ -126,6 +129,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = {
+        "DJANGO_SETTINGS_MODULE": "modelgate.settings",
         "SECRET_KEY": "bench-only",
         "MODELGATE_VAR_DIR": str(work / "var"),
         "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
@@ -143,13 +147,6 @@ def main() -> None:
     expected = make_source(source, args.size_mib)
     size = source.stat().st_size
 
-    # 1. the reference: a raw copy on the same disk, fsynced like the store does
-    start = time.perf_counter()
-    shutil.copyfile(source, work / "raw-copy.bin")
-    fsync_path(work / "raw-copy.bin")
-    raw_seconds = time.perf_counter() - start
-    (work / "raw-copy.bin").unlink()
-
     port = free_port()
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "modelgate.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--timeout", "900",
@@ -158,58 +155,88 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
+    rounds = []
     try:
         for _ in range(100):
             try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=30).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         worker_pid = psutil.Process(server.pid).children()[0].pid
         requests.post(f"{base}/api/v1/models/", json={"name": "bench", "team": "bench"}, headers=headers, timeout=30).raise_for_status()
-        requests.post(f"{base}/api/v1/models/bench/versions/", json={}, headers=headers, timeout=30).raise_for_status()
-        url = f"{base}/api/v1/models/bench/versions/1/artifacts/model.bin"
-
-        # 2. upload, streamed from the file (requests sends a file object in blocks)
-        with open(source, "rb") as body, PeakRss(worker_pid) as upload_rss:
+        # Rounds interleave the three transfers so a noisy neighbour on a shared
+        # machine hits all of them alike; the report takes each one's best round.
+        for number in range(1, args.rounds + 1):
+            # 1. the reference: a raw copy on the same disk, fsynced like the store does
             start = time.perf_counter()
-            response = requests.put(
-                url, data=body, timeout=900,
-                headers={**headers, "X-Content-SHA256": expected, "Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            )
-            upload_seconds = time.perf_counter() - start
-        response.raise_for_status()
-        assert response.json()["sha256"] == expected
+            shutil.copyfile(source, work / "raw-copy.bin")
+            fsync_path(work / "raw-copy.bin")
+            raw_seconds = time.perf_counter() - start
+            (work / "raw-copy.bin").unlink()
 
-        # 3. download, streamed to a file
-        target = work / "downloaded.bin"
-        with PeakRss(worker_pid) as download_rss:
-            start = time.perf_counter()
-            with requests.get(url, headers=headers, stream=True, timeout=900) as download, open(target, "wb") as out:
-                download.raise_for_status()
-                for chunk in download.iter_content(MiB):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            download_seconds = time.perf_counter() - start
-        assert target.stat().st_size == size
+            requests.post(f"{base}/api/v1/models/bench/versions/", json={}, headers=headers, timeout=30).raise_for_status()
+            url = f"{base}/api/v1/models/bench/versions/{number}/artifacts/model.bin"
+
+            # 2. upload, streamed from the file in 1 MiB blocks (http.client: a plain
+            #    Content-Length body, no chunked encoding, no 8 KiB send loop)
+            with PeakRss(worker_pid) as upload_rss:
+                start = time.perf_counter()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+                conn.putrequest("PUT", url.removeprefix(base))
+                for name, value in {**headers, "X-Content-SHA256": expected, "Content-Type": "application/octet-stream",
+                                    "Content-Length": str(size)}.items():
+                    conn.putheader(name, value)
+                conn.endheaders()
+                with open(source, "rb") as body:
+                    while block := body.read(MiB):
+                        conn.send(block)
+                response = conn.getresponse()
+                answer = json.loads(response.read())
+                conn.close()
+                upload_seconds = time.perf_counter() - start
+            assert response.status == 201, answer
+            assert answer["sha256"] == expected
+
+            # 3. download, streamed to a file
+            target = work / "downloaded.bin"
+            with PeakRss(worker_pid) as download_rss:
+                start = time.perf_counter()
+                with requests.get(url, headers=headers, stream=True, timeout=900) as download, open(target, "wb") as out:
+                    download.raise_for_status()
+                    for chunk in download.iter_content(MiB):
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                download_seconds = time.perf_counter() - start
+            assert target.stat().st_size == size
+            target.unlink()
+            rounds.append((raw_seconds, upload_seconds, download_seconds, upload_rss.growth_mib, download_rss.growth_mib))
+            print(f"round {number}: raw {size / MiB / raw_seconds:.0f} MiB/s, upload {size / MiB / upload_seconds:.0f} MiB/s, "
+                  f"download {size / MiB / download_seconds:.0f} MiB/s", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
+    # Each round's ratio compares transfers made seconds apart; the median round is the figure.
+    upload_ratios = sorted(r[0] / r[1] for r in rounds)
+    download_ratios = sorted(r[0] / r[2] for r in rounds)
     mib = size / MiB
     result = {
         "size_mib": round(mib),
-        "raw_copy_mib_s": round(mib / raw_seconds, 1),
-        "upload_mib_s": round(mib / upload_seconds, 1),
-        "download_mib_s": round(mib / download_seconds, 1),
-        "upload_vs_raw": round(raw_seconds / upload_seconds, 2),
-        "download_vs_raw": round(raw_seconds / download_seconds, 2),
-        "upload_peak_rss_growth_mib": round(upload_rss.growth_mib, 1),
-        "download_peak_rss_growth_mib": round(download_rss.growth_mib, 1),
+        "rounds": len(rounds),
+        "raw_copy_mib_s": [round(mib / r[0], 1) for r in rounds],
+        "upload_mib_s": [round(mib / r[1], 1) for r in rounds],
+        "download_mib_s": [round(mib / r[2], 1) for r in rounds],
+        "upload_vs_raw_median": round(statistics.median(upload_ratios), 2),
+        "download_vs_raw_median": round(statistics.median(download_ratios), 2),
+        "upload_peak_rss_growth_mib": round(max(r[3] for r in rounds), 1),
+        "download_peak_rss_growth_mib": round(max(r[4] for r in rounds), 1),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
-    ok = result["upload_vs_raw"] >= 0.5 and result["download_vs_raw"] >= 0.5 and max(
+    ok = result["upload_vs_raw_median"] >= 0.5 and result["download_vs_raw_median"] >= 0.5 and max(
         result["upload_peak_rss_growth_mib"], result["download_peak_rss_growth_mib"]
     ) < 64
     print("targets met" if ok else "TARGETS MISSED")

@@ -53,8 +53,12 @@ def _governance_inbox(user) -> dict:
         if exc.name and exc.name.startswith("governance"):
             return {}
         raise
+    from governance import selectors as governance_selectors
+
     return {
         "has_governance": True,
+        # Overdue reviews and stale approvals on models I may see (my teams' for practitioners).
+        "alerts": governance_selectors.governance_alerts(user=user)[:10],
         "waiting": governance_views.waiting_for(user),
         "my_requests": governance_views.my_open_requests(user),
         "can_approve": user.has_perm("governance.approve_promotionrequest") and not roles.is_read_only(user),

@@ -157,3 +157,57 @@ def test_it_offers_csv_and_json_exports_with_the_same_filters(auditor, prod_requ
     assert csv.status_code == 200
     body = b"".join(csv.streaming_content) if csv.streaming else csv.content
     assert b"promotion.submit" in body and b"registry.model.create" not in body
+
+
+def test_it_alerts_the_owner_on_the_home_page_when_a_prod_review_is_overdue(ds_owner, outsider, prod_request):
+    import datetime
+
+    model, _, _ = prod_request
+    Deployment.objects.filter(registered_model=model, environment__slug="uat").update(review_by=datetime.date(2020, 1, 1))
+    html = client_for(ds_owner).get("/").content.decode()
+    assert "Alerts on your models" in html and "review overdue" in html
+    assert "review overdue" not in client_for(outsider).get("/").content.decode()
+
+
+# A page of requests, whatever the number of rows: session, user, user perms, group perms,
+# role groups, COUNT, the page (request, version, model, team, environment, requester),
+# approvals of the page (with users), environments for the filter, and the inbox
+# (environments, pending requests, their approvals).
+def test_it_lists_requests_in_a_constant_number_of_queries(approver, ds_owner, team_credit, django_assert_num_queries):
+    from registry.models import ModelVersion
+
+    def add_requests(count, start):
+        model, (mv,) = make_model(ds_owner, team_credit, f"bulk-{start}", artifact=None)
+        PromotionRequest.objects.bulk_create(
+            [PromotionRequest(version=mv, environment=environments()["prod"], requested_by=ds_owner, state="pending",
+                              evidence={"submitted": {"gates": [{"kind": "metric_threshold", "passed": True}]}})
+             for _ in range(count)]
+        )
+        return ModelVersion.objects.get(pk=mv.pk)
+
+    client = client_for(approver)
+    add_requests(5, 0)
+    client.get("/governance/requests/")  # warm process-wide caches (content types)
+    with django_assert_num_queries(12):
+        assert client.get("/governance/requests/").status_code == 200
+    add_requests(495, 1)
+    with django_assert_num_queries(12):
+        html = client.get("/governance/requests/?page=2").content.decode()
+    assert "Page 2 of 20" in html
+
+
+def test_it_lists_the_audit_trail_in_a_constant_number_of_queries(auditor, ds_owner, team_credit, django_assert_num_queries):
+    from modelgate.core import audit
+
+    client = client_for(auditor)
+    for i in range(5):
+        audit.record(action="test.event", object_type="x", object_id=str(i), model_name="m")
+    client.get("/governance/audit/")
+    # session, user, user perms, group perms, COUNT, the page of events
+    with django_assert_num_queries(6):
+        assert client.get("/governance/audit/").status_code == 200
+    for i in range(495):
+        audit.record(action="test.event", object_type="x", object_id=str(i), model_name="m")
+    with django_assert_num_queries(6):
+        html = client.get("/governance/audit/?page=3").content.decode()
+    assert "Page 3 of" in html

@@ -7,4 +7,24 @@ class GovernanceConfig(AppConfig):
 
     def ready(self):
         # Registers the built-in gate kinds; other apps add theirs in their own ready().
+        from django.db.models.signals import post_save
+
         from governance import gates  # noqa: F401
+        from registry.models import ModelVersion
+
+        # Framework glue, not a domain rule: the registry must not know governance, so the
+        # "version.registered" webhook listens for the row. post_save runs inside the
+        # registration transaction, so the outbox row commits (or rolls back) with the version.
+        post_save.connect(_version_registered, sender=ModelVersion, dispatch_uid="governance.version_registered")
+
+
+def _version_registered(sender, instance, created, raw=False, **kwargs):
+    if not created or raw:
+        return
+    from governance.choices import WebhookEvent
+    from governance.services import webhook_emit
+
+    model = instance.registered_model
+    webhook_emit(event=WebhookEvent.VERSION_REGISTERED, model=model, data={
+        "model": model.name, "version": instance.version, "version_id": instance.pk, "status": instance.status,
+    })

@@ -209,3 +209,13 @@ def test_it_sweeps_due_deliveries(ds_owner, version, receiver, admin_user, run_j
     assert sweep_webhooks.delay().get() == 1
     assert WebhookDelivery.objects.get().status == "succeeded"
     assert WebhookAllowedAddress.objects.count() == 1
+
+
+def test_it_emits_version_registered_with_the_registration(ds_owner, credit_model):
+    from tests.governance.fixtures import make_version
+
+    Webhook.objects.create(name="ci", url="http://127.0.0.1:9/", secret="s", events=["version.registered"])
+    v = make_version(user=ds_owner, model=credit_model)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["data"] == {"model": "credit-scoring", "version": v.version, "version_id": v.pk,
+                                        "status": "pending_upload"}

@@ -73,3 +73,11 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer"}
+
+
+class BasicPasswordScheme(OpenApiAuthenticationExtension):
+    target_class = "modelgate.api.authentication.BasicPasswordAuthentication"
+    name = "basicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic", "description": "Username and password, or username and an API token as the password (MLflow clients)."}

@@ -20,7 +20,9 @@ def models(*, user, action: str = "view") -> QuerySet[RegisteredModel]:
 
 def versions(*, user, action: str = "view") -> QuerySet[ModelVersion]:
     return restrict(
-        ModelVersion.objects.select_related("registered_model").annotate(creator_username=F("created_by__username")),
+        ModelVersion.objects.select_related("registered_model").annotate(
+            creator_username=F("created_by__username"), **governance.stage_annotations()
+        ),
         user,
         action,
     )
@@ -69,17 +71,15 @@ def version_by_alias(*, user, name: str, alias: str) -> ModelVersion:
 
 
 def versions_wire(items: list[ModelVersion]) -> list[dict]:
-    """Wire dicts for versions: +1 query for aliases, +1 for stages."""
+    """Wire dicts for versions read through ``versions()`` (stages come annotated): +1 query for aliases."""
     if not items:
         return []
     ids = [v.pk for v in items]
     aliases: dict[int, list[str]] = defaultdict(list)
     for version_id, alias in ModelAlias.objects.filter(version_id__in=ids).order_by("alias").values_list("version_id", "alias"):
         aliases[version_id].append(alias)
-    stages = governance.stages_for(ids)
     return [
-        wire.model_version(v, model_name=v.registered_model.name, aliases=aliases.get(v.pk, ()),
-                           stage=stages.get(v.pk, wire.STAGE_NONE))
+        wire.model_version(v, model_name=v.registered_model.name, aliases=aliases.get(v.pk, ()), stage=governance.stage_of(v))
         for v in items
     ]
 
@@ -90,8 +90,8 @@ def version_wire(version: ModelVersion) -> dict:
 
 def models_wire(items: list[RegisteredModel]) -> list[dict]:
     """Wire dicts for models with their newest version and aliases: +1 query for the
-    newest versions (a correlated subquery on the (model, version) index), +1 for
-    aliases, +1 for stages — never one query per model."""
+    newest versions (a correlated subquery on the (model, version) index, stages
+    annotated), +1 for aliases — never one query per model."""
     if not items:
         return []
     ids = [m.pk for m in items]
@@ -100,10 +100,9 @@ def models_wire(items: list[RegisteredModel]) -> list[dict]:
     )
     latest = list(
         ModelVersion.objects.filter(registered_model_id__in=ids, version=newest).annotate(
-            creator_username=F("created_by__username")
+            creator_username=F("created_by__username"), **governance.stage_annotations()
         )
     )
-    stages = governance.stages_for([v.pk for v in latest])
     by_model = {v.registered_model_id: v for v in latest}
     aliases: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for model_id, alias, number in (
@@ -115,8 +114,7 @@ def models_wire(items: list[RegisteredModel]) -> list[dict]:
         newest_version = by_model.get(model.pk)
         latest_wire = []
         if newest_version is not None:
-            latest_wire = [wire.model_version(newest_version, model_name=model.name,
-                                              stage=stages.get(newest_version.pk, wire.STAGE_NONE))]
+            latest_wire = [wire.model_version(newest_version, model_name=model.name, stage=governance.stage_of(newest_version))]
         out.append(wire.registered_model(model, latest_versions=latest_wire, aliases=aliases.get(model.pk, ())))
     return out
 

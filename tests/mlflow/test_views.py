@@ -6,7 +6,7 @@ import re
 import pytest
 from django.test import Client
 
-from governance.models import Environment, PromotionRequest
+from governance.models import Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import roles
 from modelgate.core.models import AuditEvent, Job
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
@@ -301,8 +301,8 @@ def test_it_caps_max_results(dana):
 def test_it_searches_models_in_constant_queries(dana, team_credit, count, django_assert_max_num_queries):
     bulk_models(team_credit, count)
     dana.get("registered-models/search", {"max_results": "1"})  # warm caches (content types, the token touch)
-    # token, user roles, user permissions ×2, the page (restricted), newest versions, their stages, aliases
-    with django_assert_max_num_queries(9):
+    # token, user roles, user permissions ×2, the page (restricted), newest versions (stages annotated), aliases
+    with django_assert_max_num_queries(7):
         status, body = dana.get("registered-models/search", {"max_results": "1000"})
     assert status == 200 and len(body["registered_models"]) == count
     assert all(m["latest_versions"][0]["version"] == "1" for m in body["registered_models"])
@@ -312,8 +312,23 @@ def test_it_searches_models_in_constant_queries(dana, team_credit, count, django
 def test_it_searches_versions_in_constant_queries(dana, team_credit, count, django_assert_max_num_queries):
     bulk_models(team_credit, count)
     dana.get("model-versions/search", {"max_results": "1"})
-    # token, user roles, user permissions ×2, the page (restricted), aliases, stages
-    with django_assert_max_num_queries(8):
+    # token, user roles, user permissions ×2, the page (restricted, stages annotated), aliases
+    with django_assert_max_num_queries(6):
         status, body = dana.get("model-versions/search", {"filter": "name LIKE 'bulk-%'", "max_results": "1000"})
     assert status == 200 and len(body["model_versions"]) == count
     assert all(re.fullmatch(r"\d+", v["version"]) for v in body["model_versions"])
+
+
+def test_it_reports_the_stage_governance_deployed_a_version_to(dana):
+    _create(dana)
+    _version(dana)
+    _version(dana, source="s3://bucket/credit/2")
+    version = ModelVersion.objects.get(version=1)
+    deployment = Deployment.objects.create(environment=Environment.objects.get(slug="prod"), registered_model=version.registered_model)
+    DeploymentSplit.objects.create(deployment=deployment, version=version, weight=100)
+    status, body = dana.get("model-versions/get", {"name": "credit-scorer", "version": "1"})
+    assert body["model_version"]["current_stage"] == "Production"
+    status, body = dana.get("registered-models/get-latest-versions", {"name": "credit-scorer", "stages": ["Production", "None"]})
+    assert [(v["version"], v["current_stage"]) for v in body["model_versions"]] == [("1", "Production"), ("2", "None")]
+    status, body = dana.get("model-versions/search", {"filter": "name = 'credit-scorer'"})
+    assert {v["version"]: v["current_stage"] for v in body["model_versions"]} == {"1": "Production", "2": "None"}

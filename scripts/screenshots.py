@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Take the README's portal screenshots from the demo data, in Debian's headless Chromium.
+
+    make seed && make serve            # in one terminal (demo data on http://127.0.0.1:8000)
+    .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8000 --out docs/screenshots
+
+Logs in as the demo users (passwords printed by ``seed_demo``: ``<username>-demo-pass``)
+and saves: the approver's inbox, a promotion request, the model catalog, a version
+page (with its report charts), the auditor's trail and the SLA dashboard. A page whose
+demo data does not exist yet is skipped with a note rather than failing the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def login(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(f"{username}-demo-pass")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+
+
+def settle(page) -> None:
+    """Wait for HTMX and plotly to finish drawing."""
+    page.wait_for_load_state("networkidle")
+    charts = page.locator("[data-plotly-figure]:visible")
+    if charts.count():
+        page.locator("[data-plotly-figure]:visible svg.main-svg").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(300)
+
+
+def shoot(page, out: Path, name: str, note: list[str]) -> None:
+    settle(page)
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    note.append(f"saved {path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument("--out", default="docs/screenshots", type=Path)
+    parser.add_argument("--width", type=int, default=1280)
+    args = parser.parse_args()
+    base = args.base_url.rstrip("/")
+    args.out.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": args.width, "height": 900})
+        try:
+            page.goto(f"{base}/healthz")
+        except PlaywrightError:
+            print(f"No Modelgate at {base}: start it with `make demo` first.", file=sys.stderr)
+            return 2
+
+        # The business approver: inbox, then the first request waiting for them.
+        login(page, base, "bea")
+        shoot(page, args.out, "inbox", notes)
+        first = page.locator("#waiting-table a").first
+        if first.count():
+            first.click()
+            shoot(page, args.out, "promotion-request", notes)
+        else:
+            notes.append("skipped promotion-request: nothing waits for bea (seed the governance demo)")
+
+        # The data scientist: the catalog and the newest version of the first model with reports.
+        login(page, base, "dana")
+        page.goto(f"{base}/registry/models/")
+        shoot(page, args.out, "catalog", notes)
+        model_link = page.locator("#model-table tbody tr td:first-child a").first
+        if model_link.count():
+            model_link.click()
+            page.locator("table a[href*='/versions/']").first.click()
+            shoot(page, args.out, "version", notes)
+        else:
+            notes.append("skipped version: no models (run `make seed`)")
+
+        # The auditor: trail with a verified chain.
+        login(page, base, "audrey")
+        page.goto(f"{base}/governance/audit/")
+        page.get_by_role("button", name="Verify the hash chain now").click()
+        page.locator("#chain-result .badge").wait_for()
+        shoot(page, args.out, "audit", notes)
+
+        # The SLA dashboard (risk officer sees every team).
+        login(page, base, "rick")
+        response = page.goto(f"{base}/monitoring/sla/")
+        if response is not None and response.ok:
+            dashboard = page.locator("a[href*='/monitoring/sla/deployments/']").first
+            if dashboard.count():
+                dashboard.click()
+            shoot(page, args.out, "dashboard", notes)
+        else:
+            notes.append("skipped dashboard: /monitoring/sla/ is not available")
+        browser.close()
+
+    print("\n".join(notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,3 +14,7 @@ urlpatterns += [
     path("models/<str:name>/versions/<int:version>/reports/", views.report_request, name="report-request"),
     path("models/<str:name>/versions/<int:version>/reports/<int:pk>/progress/", views.report_progress, name="report-progress"),
 ]
+urlpatterns += [
+    path("models/<str:name>/versions/<int:version>/what-if/", views.whatif_request, name="whatif-request"),
+    path("models/<str:name>/versions/<int:version>/what-if/<uuid:job_id>/", views.whatif_result, name="whatif-result"),
+]

@@ -225,7 +225,10 @@ def _reports(mv, user):
         and user.has_perm("monitoring.add_report")
         and restrict(RegisteredModel.objects.filter(pk=mv.registered_model_id), user, "change").exists()
     )
-    return {"tabs": tabs, "history": reports, "kinds": ReportKind.choices, "can_request": can_request,
+    whatif_datasets = []
+    if can_request and any(a.kind == "model" for a in mv.artifacts.all()):
+        whatif_datasets = list(selectors.dataset_list(user=user, version_id=mv.pk))
+    return {"tabs": tabs, "history": reports, "kinds": ReportKind.choices, "can_request": can_request, "whatif_datasets": whatif_datasets,
             "datasets": list(selectors.dataset_list(user=user, version_id=mv.pk)) if can_request else []}
 
 
@@ -295,6 +298,69 @@ def _progress_response(request, mv, report):
         {"mv": mv, "model": mv.registered_model, "report": report, "status": status, "error": error,
          "finished": finished, "progress": progress, "figures": figures, "oob_messages": htmx_partial(request)},
     )
+
+
+def _parse_value(raw: str):
+    """A form value as the model expects it: a number when it reads as one, else the text."""
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return int(number) if number.is_integer() and "." not in raw else number
+
+
+@require_POST
+@login_required
+def whatif_request(request, name, version):
+    """What-if for one row of an evaluation dataset: queue the worker job, then poll it."""
+    found = _monitoring()
+    if found is None:
+        raise Http404
+    selectors, services = found
+    mv = _visible_version(request.user, name, version)
+    dataset = selectors.dataset_list(user=request.user, version_id=mv.pk).filter(pk=request.POST.get("dataset") or 0).first()
+    if dataset is None:
+        raise Http404
+    changes = {f: _parse_value(request.POST[f"change__{f}"].strip()) for f in dataset.feature_columns if request.POST.get(f"change__{f}", "").strip()}
+    try:
+        row_index = int(request.POST.get("row_index", "0"))
+    except ValueError:
+        row_index = -1
+    try:
+        if row_index < 0:
+            raise ApplicationError("Row number: a whole number from 0.", fields={"row_index": ["a whole number from 0"]})
+        job = services.whatif_request(user=request.user, version=mv, dataset=dataset, changes=changes, row_index=row_index)
+    except ApplicationError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied(exc.message)
+        return render(request, "registry/partials/whatif_result.html", {"error": exc.message, "finished": True}, status=400)
+    return _whatif_response(request, mv, job)
+
+
+@login_required
+def whatif_result(request, name, version, job_id):
+    from modelgate.core.models import Job
+
+    mv = _visible_version(request.user, name, version)
+    # Only the person who asked sees the job (it is keyed to the version they could write).
+    job = get_object_or_404(Job, pk=job_id, kind="monitoring.what_if", created_by=request.user,
+                            object_type="registry.modelversion", object_id=str(mv.pk))
+    return _whatif_response(request, mv, job)
+
+
+def _whatif_response(request, mv, job):
+    result = job.result if job.status == "succeeded" else None
+    rows = []
+    if result:
+        original, changed = result["original"], result["changed"]
+        for feature in original["row"]:
+            rows.append({"feature": feature, "before": original["row"][feature], "after": changed["row"][feature],
+                         "changed": original["row"][feature] != changed["row"][feature],
+                         "shap_before": original["shap"].get(feature), "shap_after": changed["shap"].get(feature)})
+    return render(request, "registry/partials/whatif_result.html", {
+        "mv": mv, "model": mv.registered_model, "job": job, "finished": job.is_finished, "result": result, "rows": rows,
+        "error": job.error.split("\n\n")[0] if job.status == "failed" else "",
+    })
 
 
 def _packages(environment) -> list[str]:

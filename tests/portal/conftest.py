@@ -47,7 +47,8 @@ def client_for(user) -> Client:
     return client
 
 
-def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tags=None, metrics=None, artifact=b"model-bytes"):
+def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tags=None, metrics=None, artifact=b"model-bytes",
+               input_schema=INPUT_SCHEMA):
     """A registered model with ``versions`` versions, through the registry services (audited like the API)."""
     model = registry_services.registered_model_create(
         user=user, name=name, team=team, description=f"{name} for tests", tags=tags or {"use": "lending"}
@@ -57,7 +58,7 @@ def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tag
         mv, _ = registry_services.modelversion_register(
             user=user, registered_model=model, framework="sklearn",
             metrics=metrics or {"auc": 0.86, "accuracy": 0.91}, params={"max_depth": 6},
-            input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA,
+            input_schema=input_schema, output_schema=OUTPUT_SCHEMA,
             environment={"python": "3.11", "packages": ["scikit-learn==1.5.2"]},
             source_repository="https://git.example.test/credit/scoring", source_commit="a1b2c3d4e5f6",
         )

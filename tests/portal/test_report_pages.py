@@ -48,3 +48,42 @@ def test_it_refuses_reports_to_readers_and_other_teams(ds_owner, team_credit, au
     assert client_for(auditor).post(url, {"kind": "fairness", "dataset": dataset.pk}).status_code == 403
     assert client_for(outsider).post(url, {"kind": "fairness", "dataset": dataset.pk}).status_code == 404
     assert not Report.objects.exists()
+
+
+def test_it_runs_a_what_if_on_one_row_and_shows_both_predictions(ds_owner, team_credit, run_jobs_inline, django_capture_on_commit_callbacks):
+    from monitoring.services import reports as report_services
+    from tests.monitoring.reports_data import FEATURES, INPUT_SCHEMA, credit_frame, to_csv, train_sklearn
+
+    df = credit_frame(300)
+    _, model_bytes = train_sklearn(df)
+    model, (mv,) = make_model(ds_owner, team_credit, "whatif-model", artifact=model_bytes, input_schema=INPUT_SCHEMA)
+    dataset = report_services.evaluationdataset_attach(
+        user=ds_owner, version=mv, name="holdout", feature_columns=FEATURES, label_column="approved", chunks=[to_csv(df)]
+    )
+    client = client_for(ds_owner)
+    page = client.get(f"/registry/models/{model.name}/versions/1/").content.decode()
+    assert "What-if on one row of holdout" in page and 'name="change__income"' in page
+
+    url = f"/registry/models/{model.name}/versions/1/what-if/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"dataset": dataset.pk, "row_index": "3", "change__income": "90"}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-status="' in html
+    from modelgate.core.models import Job
+
+    job = Job.objects.get(kind="monitoring.what_if")
+    polled = client.get(f"{url}{job.pk}/", **HTMX).content.decode()
+    assert 'data-status="succeeded"' in polled and 'id="whatif-table"' in polled and "<strong>income</strong>" in polled
+    assert "hx-trigger" not in polled
+    # another user cannot read the job, even a teammate
+    from tests.factories import UserFactory
+
+    teammate = UserFactory(username="tess", roles=["data_scientist"], teams=[team_credit])
+    assert client_for(teammate).get(f"{url}{job.pk}/").status_code == 404
+
+
+def test_it_refuses_a_what_if_without_changes_with_the_reason(ds_owner, team_credit):
+    model, (mv,) = make_model(ds_owner, team_credit)
+    dataset = attach_fairness_dataset(ds_owner, mv)
+    response = client_for(ds_owner).post(f"/registry/models/{model.name}/versions/1/what-if/", {"dataset": dataset.pk, "row_index": "0"}, **HTMX)
+    assert response.status_code == 400 and "changes" in response.content.decode()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 
@@ -175,13 +177,46 @@ def _save_streaming(store, name: str, reader: _HashingReader) -> str:
         # Write in chunks ourselves: FileSystemStorage.save() would need a sized File.
         path = store.path(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as out:
-            for chunk in reader.iter_checked():
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        _write_pipelined(path, reader.iter_checked())
         return name
     return store.save(name, File(reader, name=name))
+
+
+def _write_pipelined(path: str, chunks: Iterator[bytes], depth: int = 4) -> None:
+    """Write ``chunks`` to ``path`` (then fsync) from a second thread.
+
+    Receiving and hashing happen in the caller's thread while the previous chunks
+    are written: hashlib and file writes both release the GIL, so the two overlap
+    and an upload costs about max(hash, write) instead of their sum. The queue is
+    bounded (``depth`` chunks), so memory stays flat however large the file.
+    """
+    pending: queue.Queue = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with open(path, "wb") as out:
+                while (chunk := pending.get()) is not None:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+            while pending.get() is not None:  # keep draining so the producer never blocks
+                pass
+
+    writer = threading.Thread(target=write, name="artifact-writer", daemon=True)
+    writer.start()
+    try:
+        for chunk in chunks:
+            if failure:
+                break
+            pending.put(chunk)
+    finally:
+        pending.put(None)
+        writer.join()
+    if failure:
+        raise failure[0]
 
 
 def _promote(store, temp_name: str, final_name: str) -> None:

@@ -16,6 +16,7 @@ urlpatterns += [
     path("requests/<int:pk>/decide/", views.request_decide, name="request-decide"),
 ]
 urlpatterns += [
+    path("requests/<int:pk>/override/", views.request_override, name="request-override"),
     path("requests/<int:pk>/<str:action>/", views.request_action, name="request-action"),
     path("versions/<int:pk>/promote/", views.version_promote, name="version-promote"),
     path("versions/<int:pk>/deploy/", views.version_deploy, name="version-deploy"),

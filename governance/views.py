@@ -261,6 +261,10 @@ def _request_context(user, req) -> dict:
         "board": environment_board(req.version.registered_model),
         "model": req.version.registered_model,
         "owner_actions": _owner_actions(user, req),
+        "can_decide_override": (
+            req.state == RequestState.PENDING and req.override_state == "pending" and req.requested_by_id != user.pk
+            and not roles.is_read_only(user) and user.has_perm("governance.approve_override")
+        ),
     }
 
 
@@ -440,6 +444,23 @@ def version_deploy(request, pk):
     except ApplicationError as exc:
         return _refused(request, exc, back)
     messages.success(request, f"{mv} now serves in {env.name}.")
+    return back
+
+
+@require_POST
+@login_required
+def request_override(request, pk):
+    """A risk officer decides on the written justification overriding a gate."""
+    from governance import services
+
+    req = _visible_request(request.user, pk)
+    back = redirect("governance:request-detail", pk=req.pk)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        services.promotion_override_decide(user=request.user, request=req, approve=approve, comment=request.POST.get("comment", ""))
+    except ApplicationError as exc:
+        return _refused(request, exc, back)
+    messages.success(request, f"You {'accepted' if approve else 'refused'} the justification on request #{req.pk}.")
     return back
 
 

@@ -92,11 +92,11 @@ def environments():
     return {e.slug: e for e in Environment.objects.all()}
 
 
-def walk_to_prod_request(owner, ml_engineer, team, name="credit-scoring"):
+def walk_to_prod_request(owner, ml_engineer, team, name="credit-scoring", *, input_schema=INPUT_SCHEMA, justification=""):
     """A version taken Dev → UAT through the governance services, then a submitted (pending) Prod request."""
     from governance import services as gov
 
-    model, (mv,) = make_model(owner, team, name)
+    model, (mv,) = make_model(owner, team, name, input_schema=input_schema)
     for kind, metrics in (("unit", {}), ("e2e", {}), ("acceptance", {"p95_ms": 41.0})):
         gov.ci_test_result_post(user=owner, version=mv, kind=kind, passed=True, metrics=metrics)
     envs = environments()
@@ -105,7 +105,9 @@ def walk_to_prod_request(owner, ml_engineer, team, name="credit-scoring"):
     gov.promotion_request_submit(user=owner, request=uat)
     gov.promotion_request_approve(user=ml_engineer, request=uat, comment="UAT looks good")
     gov.promotion_request_deploy(user=owner, request=uat)
-    prod = gov.promotion_request_create(user=owner, version=mv, environment=envs["prod"], reason="Replaces the 2023 scorecard")
+    prod = gov.promotion_request_create(
+        user=owner, version=mv, environment=envs["prod"], reason="Replaces the 2023 scorecard", justification=justification
+    )
     gov.promotion_request_submit(user=owner, request=prod)
     return model, mv, prod
 

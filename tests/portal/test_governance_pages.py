@@ -211,3 +211,24 @@ def test_it_lists_the_audit_trail_in_a_constant_number_of_queries(auditor, ds_ow
     with django_assert_num_queries(6):
         html = client.get("/governance/audit/?page=3").content.decode()
     assert "Page 3 of" in html
+
+
+def test_it_lets_a_risk_officer_accept_a_justified_gate_override(ds_owner, mle_teammate, team_credit, risk, approver):
+    from tests.portal.conftest import INPUT_SCHEMA, walk_to_prod_request
+
+    schema = {**INPUT_SCHEMA, "properties": {**INPUT_SCHEMA["properties"], "gender": {"type": "string"}}}
+    _, _, req = walk_to_prod_request(ds_owner, mle_teammate, team_credit, input_schema=schema,
+                                     justification="Gender is used only to monitor fairness, never to score")
+    req.refresh_from_db()
+    assert req.override_state == "pending"
+    page = client_for(approver).get(f"/governance/requests/{req.pk}/").content.decode()
+    assert "Gate override requested" in page and 'id="override-form"' not in page
+    assert client_for(approver).post(f"/governance/requests/{req.pk}/override/", {"decision": "approve", "comment": "x"}).status_code == 403
+
+    client = client_for(risk)
+    page = client.get(f"/governance/requests/{req.pk}/").content.decode()
+    assert 'id="override-form"' in page and "gate-review" in page
+    response = client.post(f"/governance/requests/{req.pk}/override/", {"decision": "approve", "comment": "Monitoring use only"}, follow=True)
+    assert "You accepted the justification" in response.content.decode()
+    req.refresh_from_db()
+    assert req.override_state == "approved" and req.override_decided_by == risk

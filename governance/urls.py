@@ -21,3 +21,6 @@ urlpatterns += [
     path("versions/<int:pk>/promote/", views.version_promote, name="version-promote"),
     path("versions/<int:pk>/deploy/", views.version_deploy, name="version-deploy"),
 ]
+urlpatterns += [
+    path("deployments/<int:pk>/rollback/", views.deployment_rollback, name="deployment-rollback"),
+]

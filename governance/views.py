@@ -79,6 +79,13 @@ def environment_board(model) -> list:
     return rows
 
 
+def can_rollback(user, model) -> bool:
+    """The rollback button: the role grants it and the user works in the owning team (the POST checks again)."""
+    return (
+        not roles.is_read_only(user) and user.has_perm("governance.rollback_deployment") and owning_team_member(user, model)
+    )
+
+
 def version_governance(mv, user) -> dict:
     """Promotion requests with their approvals, deployments and CI results of one version."""
     requests = list(
@@ -461,6 +468,25 @@ def request_override(request, pk):
     except ApplicationError as exc:
         return _refused(request, exc, back)
     messages.success(request, f"You {'accepted' if approve else 'refused'} the justification on request #{req.pk}.")
+    return back
+
+
+@require_POST
+@login_required
+def deployment_rollback(request, pk):
+    """Return a model in one environment to its previous deployment."""
+    from governance import services
+
+    deployment = get_object_or_404(selectors.deployment_list(request.user), pk=pk)
+    back = redirect("registry:model-detail", name=deployment.registered_model.name)
+    if roles.is_read_only(request.user) or not request.user.has_perm("governance.rollback_deployment"):
+        return render(request, "governance/refused.html", {"reason": "Your role may not roll deployments back; an ML engineer of the owning team can."}, status=403)
+    try:
+        restored = services.deployment_rollback(user=request.user, deployment=deployment, note=request.POST.get("note", ""))
+    except ApplicationError as exc:
+        return _refused(request, exc, back)
+    versions = ", ".join(f"v{s.version.version}" for s in restored.splits.select_related("version"))
+    messages.success(request, f"{deployment.registered_model.name} in {deployment.environment.name} rolled back to {versions}.")
     return back
 
 

@@ -129,7 +129,8 @@ def model_detail(request, name):
     return render(
         request,
         "registry/model_detail.html",
-        {"model": model, "versions": versions, "board": board, "history": history, "has_governance": bool(deployments)},
+        {"model": model, "versions": versions, "board": board, "history": history, "has_governance": bool(deployments),
+         "can_rollback": deployments.can_rollback(request.user, model) if deployments else False},
     )
 
 

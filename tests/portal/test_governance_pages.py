@@ -232,3 +232,23 @@ def test_it_lets_a_risk_officer_accept_a_justified_gate_override(ds_owner, mle_t
     assert "You accepted the justification" in response.content.decode()
     req.refresh_from_db()
     assert req.override_state == "approved" and req.override_decided_by == risk
+
+
+def test_it_lets_the_owning_ml_engineer_roll_back_and_refuses_others(ds_owner, mle_teammate, team_credit, approver):
+    from governance import services as gov
+
+    model, (v1, v2) = make_model(ds_owner, team_credit, "rollme", versions=2)
+    dev = environments()["dev"]
+    gov.deployment_create_direct(user=ds_owner, version=v1, environment=dev)
+    current = gov.deployment_create_direct(user=ds_owner, version=v2, environment=dev)
+
+    assert "Roll back" not in client_for(ds_owner).get(f"/registry/models/{model.name}/").content.decode()  # role lacks it
+    assert client_for(ds_owner).post(f"/governance/deployments/{current.pk}/rollback/").status_code == 403
+    assert client_for(approver).post(f"/governance/deployments/{current.pk}/rollback/").status_code == 403
+
+    client = client_for(mle_teammate)
+    assert "Roll back" in client.get(f"/registry/models/{model.name}/").content.decode()
+    response = client.post(f"/governance/deployments/{current.pk}/rollback/", follow=True)
+    assert "rolled back to v1" in response.content.decode()
+    active = Deployment.objects.get(registered_model=model, environment=dev, status="active")
+    assert [s.version.version for s in active.splits.all()] == [1]

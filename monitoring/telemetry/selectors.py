@@ -76,11 +76,11 @@ def data_tests_for(user):
     )
 
 
-def _rows(model, deployment_id: int, start: datetime, end: datetime, version: int | None = None):
+def _rows(model, deployment_id: int, start: datetime, end: datetime, version: int | None = None, fields=BUCKET_FIELDS):
     filters = {"deployment_id": deployment_id, "start__gte": start, "start__lt": end}
     if version is not None:
         filters["version"] = version
-    return model.objects.filter(**filters).order_by("start").values(*BUCKET_FIELDS)
+    return model.objects.filter(**filters).order_by("start").values(*fields)
 
 
 def _point(t: datetime, s: Summary, step_minutes: float, baseline) -> dict:
@@ -102,8 +102,7 @@ def _point(t: datetime, s: Summary, step_minutes: float, baseline) -> dict:
     }
 
 
-def series(deployment: Deployment, range_key: str, now: datetime | None = None, version: int | None = None,
-           with_drift: bool = True) -> list[dict]:
+def _merged(deployment: Deployment, range_key: str, now: datetime | None, version: int | None = None):
     span, model, step = RANGES[range_key]
     now = now or timezone.now()
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -113,6 +112,15 @@ def series(deployment: Deployment, range_key: str, now: datetime | None = None, 
     merged: dict[datetime, Summary] = defaultdict(Summary)
     for row in _rows(model, deployment.pk, start, end, version):
         merged[row["start"]].add_bucket(row)
+    return merged, model, step
+
+
+def series(deployment: Deployment, range_key: str, now: datetime | None = None, version: int | None = None,
+           with_drift: bool = True, merged=None) -> list[dict]:
+    if merged is None:
+        merged, _, step = _merged(deployment, range_key, now, version)
+    else:
+        step = RANGES[range_key][2]
     baseline = baseline_score_hist(deployment) if with_drift else None
     if baseline is not None and not sum(baseline):
         baseline = None
@@ -135,19 +143,26 @@ def _rule_meets(rule: SlaRule, s: Summary) -> bool | None:
     return value >= rule.threshold if rule.metric in FLOOR_METRICS else value <= rule.threshold
 
 
-def compliance(deployment: Deployment, rules: list[SlaRule], now: datetime | None = None, days: int = 28) -> dict:
-    """Share of hours (with data) that met each threshold rule, per day and per ISO week."""
+def compliance(deployment: Deployment, rules: list[SlaRule], now: datetime | None = None, days: int = 28,
+               hours: dict[datetime, Summary] | None = None) -> dict:
+    """Share of hours (with data) that met each threshold rule, per day and per ISO week.
+
+    ``hours``: per-hour summaries the caller already merged (a 30-day dashboard), reused instead of read again.
+    """
     rules = [r for r in rules if r.kind == RuleKind.THRESHOLD and r.metric in COMPLIANCE_METRICS]
     now = now or timezone.now()
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = (end - timedelta(days=days)).replace(hour=0)
-    hours: dict[datetime, Summary] = defaultdict(Summary)
-    if rules:
-        for row in _rows(HourBucket, deployment.pk, start, end):
+    if hours is not None:
+        hours = {t: s for t, s in hours.items() if start <= t < end}
+    elif rules:
+        hours = defaultdict(Summary)
+        # Only what the rules judge: decoding every histogram column would double the cost.
+        for row in _rows(HourBucket, deployment.pk, start, end, fields=("start", "count", "errors", "latency_hist")):
             hours[row["start"]].add_bucket(row)
     daily: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     weekly: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for hour, s in sorted(hours.items()):
+    for hour, s in sorted((hours or {}).items()):
         day = hour.date().isoformat()
         iso = hour.isocalendar()
         week = f"{iso.year}-W{iso.week:02d}"
@@ -173,13 +188,16 @@ def dashboard(deployment: Deployment, range_key: str = DEFAULT_RANGE, now: datet
     rules = list(SlaRule.objects.filter(deployment=deployment).select_related("owner").order_by("name", "id"))
     open_alerts = list(Alert.objects.filter(deployment=deployment).exclude(state=AlertState.RESOLVED)
                        .select_related("rule").order_by("-opened_at"))
+    merged, model, _ = _merged(deployment, range_key, now)
+    # A range of at least 28 days already holds every hour the compliance table needs.
+    covers = model is HourBucket and RANGES[range_key][0] >= timedelta(days=29)
     return {
         "deployment": deployment,
         "range": range_key,
-        "points": series(deployment, range_key, now),
+        "points": series(deployment, range_key, now, merged=merged),
         "rules": rules,
         "open_alerts": open_alerts,
-        "compliance": compliance(deployment, rules, now),
+        "compliance": compliance(deployment, rules, now, hours=merged if covers else None),
         "state": _health(rules, open_alerts),
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,8 +27,6 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
-    JSONField,
-    OuterRef,
     Q,
     Subquery,
     Sum,
@@ -271,8 +270,30 @@ def _mark_minutes(minutes: dict[int, set[datetime]]) -> None:
         )
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
 def _copy_escape(value: str) -> str:
+    """Escape for COPY's text format (backslash, tab, newline, carriage return)."""
+    if _COPY_SPECIAL.search(value) is None:
+        return value  # the common case, checked in C
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+_json_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def _json_text(value) -> str:
+    """JSON for a COPY column; scalars without the encoder's per-call overhead."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return _copy_escape(_json_encode(value))
 
 
 def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
@@ -280,15 +301,14 @@ def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
     COPY cannot skip duplicates itself, the INSERT does (safe retries)."""
     buffer = io.StringIO()
     recv = received_at.isoformat()
-    dumps = json.dumps
     write = buffer.write
     null = "\\N"
     for dep, event_id, ts, version, latency, status, prediction, score, features in rows:
         score_text = null if score is None else repr(score)
-        features_text = null if features is None else _copy_escape(dumps(features))
+        features_text = null if features is None else _json_text(features)
         write(
             f"{dep}\t{_copy_escape(event_id)}\t{ts.isoformat()}\t{version}\t{latency!r}\t{status}\t"
-            f"{_copy_escape(dumps(prediction))}\t{score_text}\t{features_text}\t{recv}\n"
+            f"{_json_text(prediction)}\t{score_text}\t{features_text}\t{recv}\n"
         )
     buffer.seek(0)
     table = PredictionEvent._meta.db_table
@@ -303,8 +323,7 @@ def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
         # Table and column names are ours, no user input reaches this SQL.
         insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM telemetry_stage "  # noqa: S608
         cursor.execute(insert + "ON CONFLICT (deployment_id, event_id) DO NOTHING")
-        stored = cursor.rowcount
-        cursor.execute("TRUNCATE telemetry_stage")
+        stored = cursor.rowcount  # the staging rows go at commit (ON COMMIT DELETE ROWS)
     return stored
 
 
@@ -540,17 +559,27 @@ def _minute_summaries(deployment_id: int, start: datetime, end: datetime) -> dic
     )
     for row in score_rows:
         out[(row["minute"], row["version"])].score_hist[row["bin"]] += row["n"]
-    labels = GroundTruth.objects.filter(deployment_id=deployment_id, event_id=OuterRef("event_id"))
-    labeled = (
-        events.annotate(label_received=Subquery(labels.values("received_at")[:1]))
-        .filter(label_received__isnull=False)
-        .annotate(label=Subquery(labels.values("label")[:1], output_field=JSONField()))
-        .values_list("timestamp", "version", "prediction", "score", "label", "label_received")
+    # Labelled events by a semi-join (hashable on PostgreSQL), then their labels by id:
+    # a correlated subquery per event would cost one index probe per raw row.
+    all_labels = GroundTruth.objects.filter(deployment_id=deployment_id).values("event_id")
+    labeled = list(
+        events.filter(event_id__in=Subquery(all_labels)).values_list("event_id", "timestamp", "version", "prediction", "score")
     )
-    for ts, version, prediction, score, label, received in labeled:
-        out[(ts.replace(second=0, microsecond=0), version)].add_labeled(
-            prediction=prediction, score=score, label=label, lag_seconds=(received - ts).total_seconds()
-        )
+    for chunk_start in range(0, len(labeled), 2000):
+        chunk = labeled[chunk_start : chunk_start + 2000]
+        found = {
+            event_id: (label, received)
+            for event_id, label, received in GroundTruth.objects.filter(
+                deployment_id=deployment_id, event_id__in=[row[0] for row in chunk]
+            ).values_list("event_id", "label", "received_at")
+        }
+        for event_id, ts, version, prediction, score in chunk:
+            if event_id not in found:
+                continue  # deleted by retention meanwhile
+            label, received = found[event_id]
+            out[(ts.replace(second=0, microsecond=0), version)].add_labeled(
+                prediction=prediction, score=score, label=label, lag_seconds=(received - ts).total_seconds()
+            )
     return out
 
 
@@ -577,11 +606,14 @@ def _recompute_minutes(deployment_id: int, minutes: set[datetime], now: datetime
 
 def _recompute_hours(deployment_id: int, hours: set[datetime], now: datetime) -> None:
     merged: dict[tuple[datetime, int], Summary] = defaultdict(Summary)
-    query = Q()
-    for hour in hours:
-        query |= Q(start__gte=hour, start__lt=hour + timedelta(hours=1))
-    for bucket in MinuteBucket.objects.filter(query, deployment_id=deployment_id):
-        merged[(bucket.start.replace(minute=0), bucket.version)].add_bucket(bucket)
+    # One index range over the span (an OR of ranges would scan the deployment's every bucket).
+    rows = MinuteBucket.objects.filter(
+        deployment_id=deployment_id, start__gte=min(hours), start__lt=max(hours) + timedelta(hours=1)
+    ).values("start", "version", *SUMMARY_FIELDS)
+    for row in rows:
+        hour = row["start"].replace(minute=0)
+        if hour in hours:
+            merged[(hour, row["version"])].add_bucket(row)
     HourBucket.objects.filter(deployment_id=deployment_id, start__in=list(hours)).delete()
     HourBucket.objects.bulk_create(
         [
@@ -624,24 +656,31 @@ def rollup_pending(*, limit: int = 2000) -> int:
 # --- windows over the rollups -------------------------------------------------------
 
 
-def window_summary(deployment_id: int, start: datetime, end: datetime, version: int | None = None) -> Summary:
+SUMMARY_FIELDS = ("count", "errors", "latency_sum", "latency_hist", "score_hist", "labeled", "correct", "tp", "fp", "fn",
+                  "tn", "numeric_labeled", "sse", "pos_hist", "neg_hist", "label_lag_sum")
+
+
+def window_summary(deployment_id: int, start: datetime, end: datetime, version: int | None = None,
+                   fields: tuple[str, ...] = SUMMARY_FIELDS) -> Summary:
     """Merge the buckets covering [start, end): whole hours from hour buckets, edges from minute buckets."""
     summary = Summary()
-    first_hour = (start + timedelta(minutes=59)).replace(minute=0, second=0, microsecond=0) if start.minute or start.second else start
+    aligned = start.replace(minute=0, second=0, microsecond=0)
+    first_hour = aligned if aligned == start else aligned + timedelta(hours=1)
     last_hour = end.replace(minute=0, second=0, microsecond=0)
     filters = {"deployment_id": deployment_id}
     if version is not None:
         filters["version"] = version
-    fields = ["count", "errors", "latency_sum", "latency_hist", "score_hist", "labeled", "correct", "tp", "fp", "fn", "tn",
-              "numeric_labeled", "sse", "pos_hist", "neg_hist", "label_lag_sum"]
     if first_hour < last_hour:
         for row in HourBucket.objects.filter(start__gte=first_hour, start__lt=last_hour, **filters).values(*fields):
             summary.add_bucket(row)
-        minute_q = Q(start__gte=start, start__lt=first_hour) | Q(start__gte=last_hour, start__lt=end)
+        # Two range queries, not one OR: PostgreSQL cannot use the index range for an OR of ranges.
+        edges = [(start, first_hour), (last_hour, end)]
     else:
-        minute_q = Q(start__gte=start, start__lt=end)
-    for row in MinuteBucket.objects.filter(minute_q, **filters).values(*fields):
-        summary.add_bucket(row)
+        edges = [(start, end)]
+    for lo, hi in edges:
+        if lo < hi:
+            for row in MinuteBucket.objects.filter(start__gte=lo, start__lt=hi, **filters).values(*fields):
+                summary.add_bucket(row)
     return summary
 
 
@@ -721,7 +760,7 @@ def rule_value(rule: SlaRule, windows: _Windows) -> tuple[float | None, bool]:
 def baseline_score_hist(deployment: Deployment) -> list[int]:
     """Reference score distribution for drift: the deployment's first 24 hours of traffic."""
     start = deployment.created_at.replace(second=0, microsecond=0)
-    return window_summary(deployment.pk, start, start + timedelta(hours=24)).score_hist
+    return window_summary(deployment.pk, start, start + timedelta(hours=24), fields=("score_hist",)).score_hist
 
 
 def _alert_text(rule: SlaRule, value: float | None) -> str:

@@ -23,6 +23,20 @@ INPUT_SCHEMA = {
 OUTPUT_SCHEMA = {"type": "object", "properties": {"default_probability": {"type": "number", "minimum": 0, "maximum": 1}}}
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Browser tests are transactional: their teardown flushes every table, and only
+    post_migrate data (role groups) comes back. Put the seeded environments back too,
+    so tests that run later in this process find Dev/UAT/Prod as migrations left them."""
+    yield
+    if item.get_closest_marker("browser") is None:
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        environments()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     # Debian's Chromium, never a downloaded one (no `playwright install`).

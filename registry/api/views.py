@@ -417,7 +417,9 @@ class ArtifactView(APIView):
         artifact = selectors.artifact_get(user=request.user, name=name, version=version, path=path)
         blob = artifact.blob
         headers = self._headers(artifact)
-        content_type = artifact.content_type or "application/octet-stream"
+        # Always served as opaque bytes (the declared type is in the metadata): an uploaded
+        # text/html file must never render in a portal user's browser on our origin.
+        content_type = "application/octet-stream"
         if request.headers.get("If-None-Match", "").strip() in (headers["ETag"], "*"):
             return HttpResponse(status=304, headers={"ETag": headers["ETag"]})
         range_header = request.headers.get("Range")
@@ -433,7 +435,10 @@ class ArtifactView(APIView):
             response["Content-Length"] = str(end - start + 1)
             return response
         # FileResponse lets the WSGI server use sendfile() for the whole file.
-        response = FileResponse(storage.open_blob(blob), content_type=content_type, headers=headers)
+        response = FileResponse(
+            storage.open_blob(blob), content_type=content_type, headers=headers,
+            as_attachment=True, filename=os.path.basename(artifact.path),  # else it names the file by its hash, inline
+        )
         response.block_size = storage.CHUNK_SIZE  # when the server has no sendfile: 1 MiB reads, not 4 KiB
         response["Content-Length"] = str(blob.size)
         return response
@@ -441,7 +446,7 @@ class ArtifactView(APIView):
     @extend_schema(exclude=True)
     def head(self, request, name, version, path):
         artifact = selectors.artifact_get(user=request.user, name=name, version=version, path=path)
-        response = HttpResponse(status=200, content_type=artifact.content_type or "application/octet-stream", headers=self._headers(artifact))
+        response = HttpResponse(status=200, content_type="application/octet-stream", headers=self._headers(artifact))
         response["Content-Length"] = str(artifact.blob.size)
         return response
 

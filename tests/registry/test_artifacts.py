@@ -143,3 +143,20 @@ def test_it_streams_a_multi_chunk_upload_through_the_service(ds_owner, version):
     big = services.artifact_upload(user=ds_owner, version=version, path="w2.bin", chunks=iter(chunks), kind="model")
     assert big.blob.size == 3 * storage.CHUNK_SIZE + 4
     assert big.blob.sha256 == hashlib.sha256(b"".join(chunks)).hexdigest()
+
+
+def test_it_accepts_the_hash_as_a_query_parameter_too(ds_owner, version):
+    client = api_for(ds_owner)
+    assert put(client, f"a.bin?sha256={sha(DATA).upper()}").status_code == 201
+    wrong = put(client, f"b.bin?sha256={'1' * 64}")
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "hash_mismatch"
+    assert put(client, "c.bin?sha256=xyz").status_code == 400
+
+
+def test_it_serves_uploaded_html_as_an_opaque_download(ds_owner, version):
+    client = api_for(ds_owner)
+    client.put(f"{V}/artifacts/report.html", data=b"<script>alert(1)</script>", content_type="text/html")
+    response = client.get(f"{V}/artifacts/report.html")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert client.get(f"{V}/artifacts/").json()[0]["content_type"] == "text/html"

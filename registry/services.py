@@ -297,6 +297,7 @@ def modelversion_register(
     if idempotency_key is not None:
         existing = ModelVersion.objects.filter(registered_model=model, idempotency_key=idempotency_key).first()
         if existing is not None:
+            _check_same_registration(existing, fields, trained_on, parents)
             return existing, False
     now = timezone.now()
     version = ModelVersion(
@@ -323,6 +324,22 @@ def modelversion_register(
         }),
     )
     return version, True
+
+
+def _check_same_registration(existing: ModelVersion, fields: dict, trained_on: list, parents: list) -> None:
+    """A retry must carry the same frozen content; a reused key with other content is a client bug (409)."""
+    differing = [name for name, value in fields.items() if name in ModelVersion.IMMUTABLE_FIELDS and getattr(existing, name) != value]
+    if {dv.pk for dv in trained_on} != set(existing.trained_on.values_list("pk", flat=True)):
+        differing.append("trained_on")
+    if {(p.pk, rel) for p, rel in parents} != set(existing.parent_links.values_list("parent_id", "relation")):
+        differing.append("parents")
+    if differing:
+        raise ConflictError(
+            f"Idempotency-Key was already used for version {existing.version} with different {', '.join(sorted(differing))}; "
+            "use a new key for a new version.",
+            code="idempotency_conflict",
+            fields={name: ["differs from the first request with this key"] for name in differing},
+        )
 
 
 def _lock_version_for_change(user, version: ModelVersion) -> ModelVersion:

@@ -157,3 +157,15 @@ def test_service_keeps_numbers_gap_free_when_a_registration_fails(ds_owner, mode
     with pytest.raises(ApplicationError):
         services.modelversion_register(user=ds_owner, registered_model=model, metrics={"auc": float("nan")})
     assert make_version(ds_owner, model).version == 2
+
+
+def test_it_refuses_a_reused_idempotency_key_with_different_content(ds_owner, model):
+    client = api_for(ds_owner)
+    assert client.post(URL, FULL, format="json", HTTP_IDEMPOTENCY_KEY="k1").status_code == 201
+    # Editing the mutable description in between does not make a retry different.
+    client.patch(f"{URL}1/", {"description": "edited"}, format="json")
+    assert client.post(URL, FULL, format="json", HTTP_IDEMPOTENCY_KEY="k1").status_code == 200
+    other = client.post(URL, {**FULL, "metrics": {"auc": 0.5}}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert "metrics" in other.json()["error"]["fields"]
+    assert ModelVersion.objects.count() == 1

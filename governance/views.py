@@ -104,7 +104,10 @@ def version_governance(mv, user) -> dict:
         envs = environments()
         context["direct_envs"] = [e for e in envs if not e.read_only and roles.has_role(user, *e.direct_deploy_roles)]
         open_envs = {r.environment_id for r in requests if r.state in (RequestState.DRAFT, RequestState.PENDING, RequestState.APPROVED)}
-        context["request_envs"] = [e for e in envs if e not in context["direct_envs"] and e.pk not in open_envs]
+        serving_envs = {s.deployment.environment_id for s in serving}
+        context["request_envs"] = [
+            e for e in envs if e not in context["direct_envs"] and e.pk not in open_envs and e.pk not in serving_envs
+        ]
         for env in context["request_envs"]:
             env.approver_labels = " + ".join(roles.ROLE_LABELS.get(r, r) for r in env.required_approver_roles) or "nobody"
     return context

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
 from modelgate.core.permissions import restrict
 from registry.mlflow import governance, wire
@@ -18,10 +18,32 @@ def models(*, user, action: str = "view") -> QuerySet[RegisteredModel]:
     return restrict(RegisteredModel.objects.annotate(creator_username=F("created_by__username")), user, action)
 
 
+class _AliasList(Func):
+    """Comma-joined alias names of the outer version, as one column (alias names hold no commas)."""
+
+    output_field = TextField()
+
+    def __init__(self, **extra):
+        super().__init__(F("alias"), **extra)
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="STRING_AGG", template="%(function)s(%(expressions)s, ',')", **extra)
+
+
+def _alias_names():
+    # Aliases of each version inside the main query: one round trip less per read.
+    return Subquery(
+        ModelAlias.objects.filter(version_id=OuterRef("pk")).order_by().values("version_id").annotate(names=_AliasList()).values("names")[:1]
+    )
+
+
 def versions(*, user, action: str = "view") -> QuerySet[ModelVersion]:
     return restrict(
         ModelVersion.objects.select_related("registered_model").annotate(
-            creator_username=F("created_by__username"), **governance.stage_annotations()
+            creator_username=F("created_by__username"), mlflow_aliases=_alias_names(), **governance.stage_annotations()
         ),
         user,
         action,
@@ -62,24 +84,21 @@ def version_get(*, user, name: str, version) -> ModelVersion:
 
 
 def version_by_alias(*, user, name: str, alias: str) -> ModelVersion:
-    model = model_get(user=user, name=name)
-    obj = versions(user=user).filter(registered_model=model, aliases__alias=alias).first()
+    obj = versions(user=user).filter(registered_model__name=name, aliases__alias=alias).first()
     if obj is None:
+        model_get(user=user, name=name)  # a missing (or invisible) model is 404
         # MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404.
         raise invalid(f"Registered model alias {alias} not found.")
     return obj
 
 
 def versions_wire(items: list[ModelVersion]) -> list[dict]:
-    """Wire dicts for versions read through ``versions()`` (stages come annotated): +1 query for aliases."""
-    if not items:
-        return []
-    ids = [v.pk for v in items]
-    aliases: dict[int, list[str]] = defaultdict(list)
-    for version_id, alias in ModelAlias.objects.filter(version_id__in=ids).order_by("alias").values_list("version_id", "alias"):
-        aliases[version_id].append(alias)
+    """Wire dicts for versions read through ``versions()``: aliases and stages come annotated, no extra query."""
     return [
-        wire.model_version(v, model_name=v.registered_model.name, aliases=aliases.get(v.pk, ()), stage=governance.stage_of(v))
+        wire.model_version(
+            v, model_name=v.registered_model.name, stage=governance.stage_of(v),
+            aliases=sorted(v.mlflow_aliases.split(",")) if v.mlflow_aliases else (),
+        )
         for v in items
     ]
 

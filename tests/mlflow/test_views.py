@@ -312,8 +312,8 @@ def test_it_searches_models_in_constant_queries(dana, team_credit, count, django
 def test_it_searches_versions_in_constant_queries(dana, team_credit, count, django_assert_max_num_queries):
     bulk_models(team_credit, count)
     dana.get("model-versions/search", {"max_results": "1"})
-    # token, user roles, user permissions ×2, the page (restricted, stages annotated), aliases
-    with django_assert_max_num_queries(6):
+    # token, user roles, user permissions ×2, the page (restricted; aliases and stages annotated)
+    with django_assert_max_num_queries(5):
         status, body = dana.get("model-versions/search", {"filter": "name LIKE 'bulk-%'", "max_results": "1000"})
     assert status == 200 and len(body["model_versions"]) == count
     assert all(re.fullmatch(r"\d+", v["version"]) for v in body["model_versions"])

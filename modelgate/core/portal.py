@@ -42,7 +42,20 @@ def home(request):
     }
     context.update(_recent_activity(request.user))
     context.update(_governance_inbox(request.user))
+    context.update(_sla_alerts(request.user))
     return render(request, "core/home.html", context)
+
+
+def _sla_alerts(user) -> dict:
+    """Open SLA alerts on deployments I may see (my teams' models), when SLA monitoring is installed."""
+    try:
+        from monitoring.telemetry import selectors as telemetry_selectors
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("monitoring"):
+            return {}
+        raise
+    alerts = telemetry_selectors.alerts_for(user).exclude(state="resolved").order_by("-opened_at", "-pk")[:10]
+    return {"sla_alerts": list(alerts)}
 
 
 def _governance_inbox(user) -> dict:

@@ -252,3 +252,16 @@ def test_it_lets_the_owning_ml_engineer_roll_back_and_refuses_others(ds_owner, m
     assert "rolled back to v1" in response.content.decode()
     active = Deployment.objects.get(registered_model=model, environment=dev, status="active")
     assert [s.version.version for s in active.splits.all()] == [1]
+
+
+def test_it_shows_open_sla_alerts_on_my_models_on_the_home_page(ds_owner, outsider, team_credit):
+    from governance import services as gov
+    from monitoring.telemetry.models import Alert, SlaRule
+
+    model, (mv,) = make_model(ds_owner, team_credit)
+    deployment = gov.deployment_create_direct(user=ds_owner, version=mv, environment=environments()["dev"])
+    rule = SlaRule.objects.create(deployment=deployment, name="p95 under 200 ms", metric="latency_p95", threshold=200, owner=ds_owner)
+    Alert.objects.create(rule=rule, deployment=deployment, severity="critical", summary="p95 latency 480 ms > 200 ms")
+    html = client_for(ds_owner).get("/").content.decode()
+    assert "p95 latency 480 ms &gt; 200 ms" in html and f"/monitoring/sla/deployments/{deployment.pk}/" in html
+    assert "480 ms" not in client_for(outsider).get("/").content.decode()

@@ -169,6 +169,9 @@ def registered_model_delete(*, user, model: RegisteredModel) -> None:
     pk, name, versions = model.pk, model.name, model.last_version
     try:
         with transaction.atomic():
+            # Edges whose child is one of these versions go with them (PROTECT guards only
+            # parents); what still protects is a version of another model derived from these.
+            VersionParent.objects.filter(child__registered_model=model).delete()
             model.delete()
     except ProtectedError:
         raise ConflictError(

@@ -120,3 +120,11 @@ def test_it_sets_and_moves_an_alias(ds_owner, team_credit):
     assert client.delete("/api/v1/models/credit-scorer/aliases/champion/").status_code == 404
     moved = AuditEvent.objects.filter(action="registry.alias.set").order_by("id").last()
     assert moved.changes == {"version": {"before": 1, "after": 2}}
+
+
+def test_it_deletes_a_model_whose_versions_derive_from_each_other(ds_owner, team_credit):
+    model = make_model(ds_owner, team_credit)
+    v1 = make_version(ds_owner, model)
+    make_version(ds_owner, model, parents=[(v1, "retrain")])
+    assert api_for(ds_owner).delete("/api/v1/models/credit-scorer/").status_code == 204
+    assert not RegisteredModel.objects.exists()

@@ -1,6 +1,5 @@
 """The registry's demo part and admin console."""
 
-from django.core.management import call_command
 from django.test import Client
 
 from modelgate.core import demo
@@ -21,13 +20,6 @@ def test_it_seeds_models_with_real_artifacts_idempotently(db):
     assert list(ModelVersion.objects.filter(registered_model__name="credit-scorer").values_list("version", "status")) == [(2, "ready"), (1, "ready")]
     model_file = Artifact.objects.get(version__registered_model__name="credit-scorer", version__version=2, path="model/model.skops")
     assert storage.verify_blob(model_file.blob) and model_file.blob.size > 100
-
-
-def test_seed_demo_command_runs(db):
-    import io
-
-    call_command("seed_demo", stdout=io.StringIO())
-    assert RegisteredModel.objects.filter(name="fraud-detector").exists()
 
 
 def test_it_lets_the_auditor_read_but_not_change_models_in_the_admin(auditor, ds_owner, team_credit):

@@ -35,6 +35,7 @@ def periodic_review():
     from modelgate.core.context import actor_context
 
     with actor_context(source="task"):
-        expired = services.expire_stale_approvals()
+        # Alert first, so the owners hear about a stale approval in the run that expires it.
         alerted = services.send_governance_alerts()
+        expired = services.expire_stale_approvals()
     return {"expired": expired, "alerts_sent": alerted}

@@ -74,14 +74,17 @@ def test_it_expires_stale_approvals_and_refuses_to_deploy_them(ds_owner, mle_tea
     assert not Deployment.objects.filter(environment__slug="uat").exists()
 
 
-def test_it_expires_stale_approvals_in_the_daily_task(ds_owner, mle_teammate, version):
+def test_it_expires_stale_approvals_in_the_daily_task(ds_owner, mle_teammate, risk, version):
     post_passing_ci(user=ds_owner, version=version)
     req = services.promotion_request_create(user=ds_owner, version=version, environment=Environment.objects.get(slug="uat"))
     services.promotion_request_submit(user=ds_owner, request=req)
     services.promotion_request_approve(user=mle_teammate, request=req, comment="ok")
     PromotionRequest.objects.filter(pk=req.pk).update(decided_at=timezone.now() - datetime.timedelta(days=45))
-    assert periodic_review.apply().get()["expired"] == 1
+    assert periodic_review.apply().get() == {"expired": 1, "alerts_sent": 1}
     assert PromotionRequest.objects.get(pk=req.pk).state == "expired"
+    assert "approval is stale" in mail.outbox[0].subject
+    assert sorted(mail.outbox[0].to) == ["dana@example.test", "mel@example.test", "rick@example.test"]
+    assert selectors.governance_alerts() == []
 
 
 def test_it_fills_each_inbox_with_what_waits_for_that_person(ds_owner, mle_teammate, approver, risk, outsider, version):

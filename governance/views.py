@@ -53,7 +53,7 @@ def current_versions_by_model(model_ids: list[int]) -> dict[int, dict[int, str]]
     out: dict[int, dict[int, str]] = {}
     for model_id, envs in grouped.items():
         out[model_id] = {
-            env_id: str(parts[0][0]) if len(parts) == 1 else " / ".join(f"{n} ({w}%)" for n, w in parts)
+            env_id: f"v{parts[0][0]}" if len(parts) == 1 else " / ".join(f"v{n} {w}%" for n, w in parts)
             for env_id, parts in envs.items()
         }
     return out

@@ -78,10 +78,23 @@ def test_it_lists_the_catalog_in_a_constant_number_of_queries(ds_owner, team_cre
     for m in bulk:
         assign_perm("registry.view_registeredmodel", team_credit.group, m)
     ModelVersion.objects.bulk_create([ModelVersion(registered_model=m, version=v, framework="sklearn") for m in bulk for v in (1, 2)])
+    # every model serves in Dev (v1 and v2 split 90/10) and UAT, so the environment columns are full
+    from governance.models import Deployment, DeploymentSplit
+    from tests.portal.conftest import environments
+
+    envs = environments()
+    Deployment.objects.bulk_create([Deployment(environment=envs[e], registered_model=m) for m in bulk for e in ("dev", "uat")])
+    versions = {(v.registered_model_id, v.version): v for v in ModelVersion.objects.filter(registered_model__in=bulk)}
+    DeploymentSplit.objects.bulk_create(
+        [DeploymentSplit(deployment=d, version=versions[(d.registered_model_id, n)], weight=w)
+         for d in Deployment.objects.filter(registered_model__in=bulk)
+         for n, w in (((1, 90), (2, 10)) if d.environment_id == envs["dev"].pk else ((1, 100),))]
+    )
     assert restrict(RegisteredModel.objects.all(), ds_owner).count() == 500
     with django_assert_num_queries(CATALOG_QUERIES):
         response = client.get("/registry/models/?sort=-versions&page=3")
-    assert "Page 3 of 20" in response.content.decode()
+    html = response.content.decode()
+    assert "Page 3 of 20" in html and "v1 90% / v2 10%" in html
 
 
 def test_it_renders_a_version_page_with_schema_artifacts_and_lineage(ds_owner, credit_model):
@@ -129,3 +142,23 @@ def test_it_links_each_artifact_to_the_api_download_that_the_session_may_use(ds_
     href = re.search(r'href="(/api/v1/[^"]+model\.skops)" download', html).group(1)
     response = client.get(href)
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"model-bytes"
+
+
+def test_it_shows_a_model_page_in_a_constant_number_of_queries(ds_owner, team_credit, django_assert_num_queries):
+    from registry.models import ModelVersion
+
+    model, _ = make_model(ds_owner, team_credit, "many", versions=5, artifact=None)
+    client = client_for(ds_owner)
+    client.get("/registry/models/many/")
+    with django_assert_num_queries(MODEL_PAGE_QUERIES):
+        client.get("/registry/models/many/")
+    ModelVersion.objects.bulk_create([ModelVersion(registered_model=model, version=n) for n in range(6, 501)])
+    with django_assert_num_queries(MODEL_PAGE_QUERIES):
+        html = client.get("/registry/models/many/").content.decode()
+    assert "v500" in html
+
+
+# session, user, user perms, group perms, role groups, the model, its versions (first 100),
+# their aliases, active deployments, environments, open requests, the history. (Splits and
+# approvals are prefetched only when something is deployed; dana's role has no rollback button.)
+MODEL_PAGE_QUERIES = 12

@@ -290,6 +290,7 @@ def promotion_request_create(
 @transaction.atomic
 def promotion_request_update(*, user, request: PromotionRequest, reason=None, justification=None) -> PromotionRequest:
     req = _lock_request(request)
+    _require_team_member(user, req.version.registered_model)
     if req.state != RequestState.DRAFT:
         raise ConflictError("Only a draft request can be edited; cancel it and open a new one.", code="not_draft")
     before = {"reason": req.reason, "justification": req.justification}

@@ -276,3 +276,21 @@ def test_it_refuses_archiving_a_serving_version(ds_owner, version):
     dana.post("/api/v1/deployments/", {"version_id": version.pk, "environment": "dev"}, format="json")
     response = dana.post("/api/v1/version-lifecycle/", {"version_id": version.pk, "state": "retired", "reason": "old"}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "version_serving"
+
+
+def test_it_lets_a_read_only_sharer_see_but_not_act(ds_owner, outsider, team_fraud, credit_model, version):
+    from governance import services
+    from governance.models import Environment
+    from registry import services as registry
+
+    registry.registered_model_share(user=ds_owner, model=credit_model, team=team_fraud)
+    req = services.promotion_request_create(user=ds_owner, version=version, environment=Environment.objects.get(slug="uat"))
+    otto = api_for(outsider)
+    assert otto.get(f"/api/v1/promotion-requests/{req.pk}/").status_code == 200
+    for verb, body in (("submit", {}), ("cancel", {}), ("deploy", {})):
+        response = otto.post(f"/api/v1/promotion-requests/{req.pk}/{verb}/", body, format="json")
+        assert response.status_code == 403 and response.json()["error"]["code"] == "not_owning_team", verb
+    assert otto.patch(f"/api/v1/promotion-requests/{req.pk}/", {"reason": "mine now"}, format="json").status_code == 403
+    response = otto.post("/api/v1/promotion-requests/", {"version_id": version.pk, "environment": "prod"}, format="json")
+    assert response.status_code == 403
+    assert PromotionRequest.objects.get(pk=req.pk).state == "draft"

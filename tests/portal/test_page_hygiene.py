@@ -1,0 +1,48 @@
+"""Every main page: no inline script (the CSP forbids them), a CSRF token in every POST
+form, a label for every visible input, and the CSP header itself."""
+
+import re
+
+import pytest
+
+from tests.portal.conftest import attach_fairness_dataset, client_for
+
+SCRIPT = re.compile(r"<script\b([^>]*)>", re.I)
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
+FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.I | re.S)
+INPUT = re.compile(r"<(?:input|select|textarea)\b[^>]*>", re.I)
+LABEL = re.compile(r"<label\b[^>]*>(.*?)</label>", re.I | re.S)
+
+
+@pytest.fixture
+def pages(ds_owner, prod_request):
+    model, mv, req = prod_request
+    attach_fairness_dataset(ds_owner, mv)
+    return [
+        "/", "/registry/models/", f"/registry/models/{model.name}/", f"/registry/models/{model.name}/versions/1/",
+        "/governance/requests/", f"/governance/requests/{req.pk}/",
+    ]
+
+
+@pytest.mark.parametrize("persona", ["ds_owner", "approver", "auditor"])
+def test_it_serves_pages_without_inline_scripts_with_csrf_and_labels(request, persona, pages):
+    user = request.getfixturevalue(persona)
+    client = client_for(user)
+    for url in [*pages, "/governance/audit/"] if persona == "auditor" else pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+        html = response.content.decode()
+        for attrs in SCRIPT.findall(html):
+            assert "src=" in attrs or 'type="application/json"' in attrs, (url, attrs)
+        assert not INLINE_HANDLER.search(html), url
+        for body in FORM.findall(html):
+            assert "csrfmiddlewaretoken" in body, url
+        ids = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', html))
+        wrapped = "".join(LABEL.findall(html))
+        for tag in INPUT.findall(html):
+            if re.search(r'type="(hidden|submit)"', tag):
+                continue
+            field_id = re.search(r'\bid="([^"]+)"', tag)
+            labelled = (field_id and field_id.group(1) in ids) or tag in wrapped or "aria-label" in tag
+            assert labelled, (url, tag)

@@ -294,3 +294,27 @@ def test_it_lets_a_read_only_sharer_see_but_not_act(ds_owner, outsider, team_fra
     response = otto.post("/api/v1/promotion-requests/", {"version_id": version.pk, "environment": "prod"}, format="json")
     assert response.status_code == 403
     assert PromotionRequest.objects.get(pk=req.pk).state == "draft"
+
+
+def test_it_deploys_an_approved_version_as_a_canary_next_to_the_serving_one(ds_owner, mle_teammate, credit_model, version):
+    dana, mel = api_for(ds_owner), api_for(mle_teammate)
+    _walk_to_uat(dana, mel, version)
+    v2 = make_version(user=ds_owner, model=credit_model)
+    for kind in ("unit", "e2e"):
+        _post_ci(dana, v2, kind)
+    rid = _request(dana, v2, "uat")
+    dana.post(f"/api/v1/promotion-requests/{rid}/submit/")
+    mel.post(f"/api/v1/promotion-requests/{rid}/approve/", {"comment": "canary first"}, format="json")
+    response = dana.post(f"/api/v1/promotion-requests/{rid}/deploy/", {"canary_weight": 100}, format="json")
+    assert response.status_code == 400 and "canary_weight" in response.json()["error"]["fields"]
+    response = dana.post(f"/api/v1/promotion-requests/{rid}/deploy/", {"canary_weight": 10}, format="json")
+    assert response.status_code == 201, response.content
+    assert {s["version"]: s["weight"] for s in response.json()["splits"]} == {2: 10, 1: 90}
+
+
+def test_it_approves_a_request_at_once_where_the_policy_needs_no_approver(ds_owner, version):
+    dana = api_for(ds_owner)
+    rid = _request(dana, version, "dev")
+    response = dana.post(f"/api/v1/promotion-requests/{rid}/submit/")
+    assert response.status_code == 200 and response.json()["state"] == "approved"
+    assert dana.post(f"/api/v1/promotion-requests/{rid}/deploy/", {}, format="json").status_code == 201

@@ -396,7 +396,8 @@ def _decide(*, user, request: PromotionRequest, decision: str, comment: str, rol
         candidates = [r for r in mine if r not in filled]
     open_roles = [r for r in candidates if r not in filled]
     if not open_roles:
-        raise ConflictError(f"The role {candidates[0]} has already decided on this request.", code="role_filled")
+        taken = role or ", ".join(mine)
+        raise ConflictError(f"The role {taken} has already decided on this request.", code="role_filled")
     if open_roles[0] in (roles.DATA_SCIENTIST, roles.ML_ENGINEER):
         # Practitioner roles approve only within the owning team; approver roles see every team.
         _require_team_member(user, req.version.registered_model)

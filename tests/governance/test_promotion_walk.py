@@ -318,3 +318,16 @@ def test_it_approves_a_request_at_once_where_the_policy_needs_no_approver(ds_own
     response = dana.post(f"/api/v1/promotion-requests/{rid}/submit/")
     assert response.status_code == 200 and response.json()["state"] == "approved"
     assert dana.post(f"/api/v1/promotion-requests/{rid}/deploy/", {}, format="json").status_code == 201
+
+
+def test_it_refuses_a_second_approver_in_a_role_already_filled(ds_owner, mle_teammate, approver, version):
+    dana, mel = api_for(ds_owner), api_for(mle_teammate)
+    _walk_to_uat(dana, mel, version)
+    _post_ci(dana, version, "acceptance", p95_ms=50)
+    rid = _request(dana, version, "prod")
+    dana.post(f"/api/v1/promotion-requests/{rid}/submit/")
+    assert api_for(approver).post(f"/api/v1/promotion-requests/{rid}/approve/", {"comment": "ok"}, format="json").status_code == 200
+    second = UserFactory(username="bob", roles=[roles.BUSINESS_APPROVER])
+    response = api_for(second).post(f"/api/v1/promotion-requests/{rid}/approve/", {"comment": "me too"}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "role_filled"
+    assert "business_approver" in response.json()["error"]["message"]

@@ -97,7 +97,9 @@ def fsync_path(path: Path) -> None:
 
 def upload(client: str, base: str, url: str, source: Path, size: int, headers: dict) -> dict:
     if client == "curl":
-        args = ["curl", "-sS", "--fail-with-body", "-X", "PUT", "-T", str(source), "-H", "Content-Type: application/octet-stream"]
+        # "Expect:" turns off curl's 100-continue handshake (up to a 1 s wait before the body).
+        args = ["curl", "-sS", "--fail-with-body", "-X", "PUT", "-T", str(source), "-H", "Content-Type: application/octet-stream",
+                "-H", "Expect:"]
         for name, value in headers.items():
             args += ["-H", f"{name}: {value}"]
         return json.loads(subprocess.run([*args, url], check=True, capture_output=True).stdout)

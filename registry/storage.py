@@ -265,3 +265,34 @@ def iter_blob_range(blob: ArtifactBlob, start: int = 0, length: int | None = Non
             yield data
     finally:
         handle.close()
+
+
+def collect_garbage(*, older_than_seconds: int = 24 * 3600) -> dict:
+    """Delete blobs no artifact refers to, and abandoned temporary uploads, older than the grace period.
+
+    An upload stores its blob before the artifact row is written (streaming happens
+    outside any transaction); if the row is then refused (the version was finalized
+    meanwhile) or the process dies, the bytes are left behind. The grace period keeps
+    uploads in flight safe.
+    """
+    import datetime as dt
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    store = artifact_store()
+    removed_blobs = 0
+    for blob in ArtifactBlob.objects.filter(artifacts__isnull=True, created_at__lt=cutoff).iterator():
+        with transaction.atomic():
+            # Re-check under the delete: an upload may have attached it a moment ago.
+            deleted, _ = ArtifactBlob.objects.filter(pk=blob.pk, artifacts__isnull=True).delete()
+        if deleted:
+            _delete_quietly(store, blob.storage_name)
+            removed_blobs += 1
+    removed_temp = 0
+    if isinstance(store, FileSystemStorage) and os.path.isdir(store.path("tmp")):
+        for entry in os.scandir(store.path("tmp")):
+            if entry.is_file() and entry.stat().st_mtime < cutoff.timestamp():
+                _delete_quietly(store, f"tmp/{entry.name}")
+                removed_temp += 1
+    return {"blobs": removed_blobs, "temporary_files": removed_temp}

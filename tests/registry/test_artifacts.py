@@ -160,3 +160,32 @@ def test_it_serves_uploaded_html_as_an_opaque_download(ds_owner, version):
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"].startswith("attachment")
     assert client.get(f"{V}/artifacts/").json()[0]["content_type"] == "text/html"
+
+
+def test_it_collects_orphan_blobs_and_abandoned_temporary_files(ds_owner, version, artifact_store):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    kept = upload(ds_owner, version, "kept.bin", b"kept")
+    orphan = storage.store_stream([b"orphan"])  # stored, but its artifact row was never written
+    (artifact_store / "tmp").mkdir(parents=True, exist_ok=True)
+    (artifact_store / "tmp" / "abandoned").write_bytes(b"half an upload")
+    assert storage.collect_garbage(older_than_seconds=3600) == {"blobs": 0, "temporary_files": 0}  # grace period
+    ArtifactBlob.objects.update(created_at=timezone.now() - dt.timedelta(days=2))
+    old = (timezone.now() - dt.timedelta(days=2)).timestamp()
+    os.utime(artifact_store / "tmp" / "abandoned", (old, old))
+    assert storage.collect_garbage(older_than_seconds=3600) == {"blobs": 1, "temporary_files": 1}
+    assert list(ArtifactBlob.objects.values_list("sha256", flat=True)) == [kept.blob_id]
+    assert [os.path.basename(p) for p in stored_files(artifact_store)] == [kept.blob_id]
+    assert orphan.sha256 != kept.blob_id
+
+
+def test_the_garbage_command_runs(db):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("collect_artifact_garbage", "--older-than-hours", "1", stdout=out)
+    assert "Removed 0 orphan blobs" in out.getvalue()

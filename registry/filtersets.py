@@ -57,6 +57,7 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug", help_text="Owning team slug.")
     tag = django_filters.CharFilter(method="filter_tag", help_text="'key' or 'key:value'; repeat to AND.")
     framework = django_filters.ChoiceFilter(choices=Framework.choices, method="filter_framework", help_text="Has a version of this framework.")
+    metric = django_filters.CharFilter(method="filter_metric", help_text="Has a version meeting 'auc>=0.8'; repeat to AND (same version).")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -72,6 +73,10 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
 
     def filter_framework(self, queryset, name, value):
         return queryset.filter(Exists(ModelVersion.objects.filter(registered_model=OuterRef("pk"), framework=value)))
+
+    def filter_metric(self, queryset, name, value):
+        versions = filter_metrics(ModelVersion.objects.filter(registered_model=OuterRef("pk")), _values(self, name, value))
+        return queryset.filter(Exists(versions))
 
 
 class ModelVersionFilterSet(django_filters.FilterSet):

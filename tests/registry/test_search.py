@@ -57,6 +57,8 @@ def test_it_filters_models_by_name_tag_team_framework_and_text(catalog):
     assert names(client.get("/api/v1/models/", {"q": "LIMITS"})) == ["limit-setter"]
     assert names(client.get("/api/v1/models/", {"team": "credit"})) == ["credit-scorer", "limit-setter"]
     assert names(client.get("/api/v1/models/", {"name": "fraud-net"})) == []
+    assert names(client.get("/api/v1/models/", {"metric": "auc>=0.85"})) == ["credit-scorer"]
+    assert names(client.get("/api/v1/models/?metric=auc%3E%3D0.75&metric=gini%3E0.5")) == ["limit-setter"]
 
 
 def test_it_filters_by_created_range(catalog):

@@ -293,12 +293,14 @@ def _progress_response(request, mv, report):
     if status == "succeeded":
         stored = Report.objects.filter(pk=report.pk).values_list("figures", flat=True).first() or {}
         figures = [{"id": f"fig-live-{report.pk}-{i}", "name": n, "figure": f} for i, (n, f) in enumerate(sorted(stored.items())[:FIGURES_PER_TAB])]
-    return render(
+    response = render(
         request,
         "registry/partials/report_progress.html",
         {"mv": mv, "model": mv.registered_model, "report": report, "status": status, "error": error,
          "finished": finished, "progress": progress, "figures": figures, "oob_messages": htmx_partial(request)},
     )
+    response["X-Report-Status"] = str(status)  # lets scripts and tests follow the polling without parsing HTML
+    return response
 
 
 def _parse_value(raw: str):

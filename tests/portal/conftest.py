@@ -29,7 +29,8 @@ def pytest_runtest_teardown(item, nextitem):
     post_migrate data (role groups) comes back. Put the seeded environments back too,
     so tests that run later in this process find Dev/UAT/Prod as migrations left them."""
     yield
-    if item.get_closest_marker("browser") is None:
+    # After the last test the session's test database is already gone: nothing to restore.
+    if item.get_closest_marker("browser") is None or nextitem is None:
         return
     from pytest_django.plugin import blocking_manager_key
 

@@ -277,8 +277,14 @@ def promotion_request_create(
     req = PromotionRequest(
         version=version, environment=environment, requested_by=user, reason=reason, justification=justification.strip()
     )
-    _full_clean(req)
-    req.save()
+    _full_clean(req, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            req.save()
+    except IntegrityError as exc:  # a concurrent create won the race
+        raise ConflictError(
+            f"Version {version} already has an open request for {environment.name}.", code="duplicate_request"
+        ) from exc
     _audit(user,
         action="promotion.create", obj=req, **_model_ctx(version),
         changes={"state": {"before": None, "after": req.state}, "environment": {"before": None, "after": environment.slug},

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 def _rows(n, user, version, approver):
     env = Environment.objects.get(slug="uat")
+    # Closed requests: at most one open request per version and environment exists.
     reqs = PromotionRequest.objects.bulk_create(
-        [PromotionRequest(version=version, environment=env, requested_by=user, state="pending") for _ in range(n)]
+        [PromotionRequest(version=version, environment=env, requested_by=user, state="deployed") for _ in range(n)]
     )
     Approval.objects.bulk_create([Approval(request=r, user=approver, role="ml_engineer", decision="approved", comment="ok")
                                   for r in reqs])
@@ -49,7 +50,18 @@ def test_it_lists_with_the_same_number_of_queries_at_5_and_500_rows(ds_owner, ml
 
 
 def test_it_serves_the_inbox_in_constant_queries(ds_owner, mle_teammate, version, django_assert_max_num_queries):
-    _rows(50, ds_owner, version, mle_teammate)
+    from registry.models import ModelVersion
+
+    model = version.registered_model
+    versions = ModelVersion.objects.bulk_create(
+        [ModelVersion(registered_model=model, version=100 + i, status="ready") for i in range(50)]
+    )
+    env = Environment.objects.get(slug="uat")
+    reqs = PromotionRequest.objects.bulk_create(
+        [PromotionRequest(version=v, environment=env, requested_by=ds_owner, state="pending") for v in versions]
+    )
+    Approval.objects.bulk_create([Approval(request=r, user=mle_teammate, role="ml_engineer", decision="approved", comment="ok")
+                                  for r in reqs])
     from governance.selectors import inbox_for_user
     from modelgate.core import roles
     from tests.factories import UserFactory

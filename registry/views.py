@@ -167,6 +167,7 @@ def version_detail(request, name, version):
             "input_rows": schema_rows(mv.schema_format, mv.input_schema),
             "output_rows": schema_rows(mv.schema_format, mv.output_schema),
             "packages": _packages(mv.environment),
+            "serving": _flat(mv.serving),
             "lineage": lineage_diagram(mv, parents, children),
             "history": history,
             "governance": governance,
@@ -229,7 +230,8 @@ def _reports(mv, user):
     whatif_datasets = []
     if can_request and any(a.kind == "model" for a in mv.artifacts.all()):
         whatif_datasets = list(selectors.dataset_list(user=user, version_id=mv.pk))
-    return {"tabs": tabs, "history": reports, "kinds": ReportKind.choices, "can_request": can_request, "whatif_datasets": whatif_datasets,
+    model_card = selectors.modelcard_get(user=user, version_id=mv.pk)
+    return {"tabs": tabs, "history": reports, "model_card": model_card, "kinds": ReportKind.choices, "can_request": can_request, "whatif_datasets": whatif_datasets,
             "datasets": list(selectors.dataset_list(user=user, version_id=mv.pk)) if can_request else []}
 
 
@@ -364,6 +366,17 @@ def _whatif_response(request, mv, job):
         "mv": mv, "model": mv.registered_model, "job": job, "finished": job.is_finished, "result": result, "rows": rows,
         "error": job.error.split("\n\n")[0] if job.status == "failed" else "",
     })
+
+
+def _flat(value, prefix="") -> list[tuple[str, str]]:
+    """A nested JSON descriptor as "input.location: s3://…" lines a person can read."""
+    if not isinstance(value, dict):
+        return [(prefix or "value", str(value))]
+    rows = []
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        rows.extend(_flat(item, name) if isinstance(item, dict) else [(name, str(item))])
+    return rows
 
 
 def _packages(environment) -> list[str]:

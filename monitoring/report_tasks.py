@@ -87,7 +87,8 @@ def _run(report_id: int, report_progress, compute) -> dict:
     report = Report.objects.select_related("dataset__artifact__blob", "dataset__reference_artifact__blob", "version__registered_model").get(pk=report_id)
     if report.is_finished:
         return {"report_id": report_id, "status": report.status, "note": "already ended"}
-    services.report_start(report_id=report_id)
+    if not services.report_start(report_id=report_id):
+        return {"report_id": report_id, "status": "not started", "note": "the report ended meanwhile"}
     versions = library_versions()
     started = time.perf_counter()
     try:

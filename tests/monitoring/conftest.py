@@ -28,3 +28,4 @@ def make_version(*, team, name: str, framework: str = Framework.LIGHTGBM, input_
 def add_artifact(version: ModelVersion, path: str, data: bytes, kind: str = ArtifactKind.MODEL) -> Artifact:
     blob = store_stream(iter([data]))
     return Artifact.objects.create(version=version, path=path, kind=kind, blob=blob)
+

@@ -116,14 +116,6 @@ class PromotionRequest(models.Model):
             ("approve_override", "Can approve a justification overriding a gate"),
         ]
         indexes = [models.Index(fields=["environment", "state"])]
-        constraints = [
-            # One open request per version and environment, guaranteed by the database under races.
-            models.UniqueConstraint(
-                fields=["version", "environment"],
-                condition=models.Q(state__in=["draft", "pending", "approved"]),
-                name="governance_one_open_request",
-            )
-        ]
 
     def __str__(self):
         return f"#{self.pk} {self.version} → {self.environment.slug} ({self.state})"

@@ -267,7 +267,8 @@ def environment_update_policy(*, user, environment: Environment, data: dict) -> 
 def promotion_request_create(
     *, user, version: ModelVersion, environment: Environment, reason: str = "", justification: str = ""
 ) -> PromotionRequest:
-    version = ModelVersion.objects.select_related("registered_model__team").get(pk=version.pk)
+    # The version row lock serialises concurrent creates, so the "one open request" check holds.
+    version = ModelVersion.objects.select_for_update(of=("self",)).select_related("registered_model__team").get(pk=version.pk)
     _require_team_member(user, version.registered_model)
     _check_promotable(version)
     if PromotionRequest.objects.filter(version=version, environment=environment, state__in=OPEN_REQUEST_STATES).exists():
@@ -277,14 +278,8 @@ def promotion_request_create(
     req = PromotionRequest(
         version=version, environment=environment, requested_by=user, reason=reason, justification=justification.strip()
     )
-    _full_clean(req, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            req.save()
-    except IntegrityError as exc:  # a concurrent create won the race
-        raise ConflictError(
-            f"Version {version} already has an open request for {environment.name}.", code="duplicate_request"
-        ) from exc
+    _full_clean(req)
+    req.save()
     _audit(user,
         action="promotion.create", obj=req, **_model_ctx(version),
         changes={"state": {"before": None, "after": req.state}, "environment": {"before": None, "after": environment.slug},

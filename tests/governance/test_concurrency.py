@@ -121,3 +121,12 @@ def test_it_never_revives_a_request_cancelled_during_an_approval(
     # Either order ends cancelled: approve-then-cancel is legal, cancel-then-approve is refused.
     assert PromotionRequest.objects.get(pk=req.pk).state == "cancelled"
     assert verify_chain().ok
+
+
+def test_it_opens_one_request_when_two_arrive_at_once(ds_owner, mle_teammate, version):
+    dana, mel = api_for(ds_owner), api_for(mle_teammate)
+    body = {"version_id": version.pk, "environment": "uat"}
+    responses = _race([lambda: dana.post("/api/v1/promotion-requests/", body, format="json"),
+                       lambda: mel.post("/api/v1/promotion-requests/", body, format="json")])
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    assert PromotionRequest.objects.filter(version=version).count() == 1

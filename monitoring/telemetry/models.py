@@ -187,13 +187,22 @@ class RollupPending(models.Model):
         return f"{self.deployment_id} @ {self.minute:%Y-%m-%d %H:%M}"
 
 
+ALL_VERSIONS = 0  # bucket rows with this version sum every version of the deployment
+
+
 class BucketBase(models.Model):
-    """Mergeable summary of a deployment version's events over [start, start + width)."""
+    """Mergeable summary of a deployment version's events over [start, start + width).
+
+    Each (deployment, start) also has an ``ALL_VERSIONS`` row, the sum of its
+    versions, with its percentiles precomputed: dashboards read one row per
+    point and never decode the latency histograms; canary views read the
+    per-version rows.
+    """
 
     team_scope = _SCOPE
 
     deployment = models.ForeignKey("governance.Deployment", on_delete=models.CASCADE, related_name="+", db_index=False)
-    version = models.PositiveIntegerField()
+    version = models.PositiveIntegerField(help_text="0: all versions together.")
     start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
@@ -211,6 +220,10 @@ class BucketBase(models.Model):
     pos_hist = models.JSONField(default=empty_score_hist)
     neg_hist = models.JSONField(default=empty_score_hist)
     label_lag_sum = models.FloatField(default=0)
+    # Percentiles of latency_hist, precomputed at rollup (readers of one row need no histogram).
+    p50 = models.FloatField(null=True)
+    p95 = models.FloatField(null=True)
+    p99 = models.FloatField(null=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

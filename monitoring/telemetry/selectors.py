@@ -25,7 +25,7 @@ from monitoring.telemetry.choices import (
     RuleState,
 )
 from monitoring.telemetry.histogram import Summary, psi
-from monitoring.telemetry.models import Alert, DataTest, DataTestResult, HourBucket, MinuteBucket, SlaRule
+from monitoring.telemetry.models import ALL_VERSIONS, Alert, DataTest, DataTestResult, HourBucket, MinuteBucket, SlaRule
 from monitoring.telemetry.services import baseline_score_hist
 
 # range key → (span, bucket model, step)
@@ -37,8 +37,11 @@ RANGES: dict[str, tuple[timedelta, type, timedelta]] = {
     "30d": (timedelta(days=30), HourBucket, timedelta(hours=1)),
 }
 DEFAULT_RANGE = "24h"
-BUCKET_FIELDS = ("start", "version", "count", "errors", "latency_sum", "latency_hist", "score_hist", "labeled", "correct",
-                 "tp", "fp", "fn", "tn", "numeric_labeled", "sse", "pos_hist", "neg_hist", "label_lag_sum")
+# Everything but the latency histogram: readers of ALL_VERSIONS rows take the precomputed percentiles.
+POINT_FIELDS = ("start", "count", "errors", "latency_sum", "score_hist", "labeled", "correct", "tp", "fp", "fn", "tn",
+                "numeric_labeled", "sse", "pos_hist", "neg_hist", "label_lag_sum", "p50", "p95", "p99")
+VERSION_FIELDS = ("start", "version", "count", "errors", "latency_sum", "latency_hist", "labeled", "correct", "tp", "fp",
+                  "fn", "tn", "pos_hist", "neg_hist")
 # Metrics a per-hour compliance figure makes sense for (quality needs labels, freshness is not per bucket).
 COMPLIANCE_METRICS = (Metric.LATENCY_P50, Metric.LATENCY_P95, Metric.LATENCY_P99, Metric.ERROR_RATE, Metric.THROUGHPUT)
 
@@ -76,11 +79,21 @@ def data_tests_for(user):
     )
 
 
-def _rows(model, deployment_id: int, start: datetime, end: datetime, version: int | None = None, fields=BUCKET_FIELDS):
-    filters = {"deployment_id": deployment_id, "start__gte": start, "start__lt": end}
-    if version is not None:
-        filters["version"] = version
+def _rows(model, deployment_id: int, start: datetime, end: datetime, version: int = ALL_VERSIONS, fields=POINT_FIELDS):
+    filters = {"deployment_id": deployment_id, "start__gte": start, "start__lt": end, "version": version}
     return model.objects.filter(**filters).order_by("start").values(*fields)
+
+
+class _Point(Summary):
+    """One ALL_VERSIONS bucket row: counts as a Summary, percentiles as stored."""
+
+    def __init__(self, row: dict):
+        super().__init__()
+        self.add_bucket(row)
+        self.stored = {0.5: row.get("p50"), 0.95: row.get("p95"), 0.99: row.get("p99")}
+
+    def p(self, q: float) -> float | None:
+        return self.stored[q]
 
 
 def _point(t: datetime, s: Summary, step_minutes: float, baseline) -> dict:
@@ -102,23 +115,22 @@ def _point(t: datetime, s: Summary, step_minutes: float, baseline) -> dict:
     }
 
 
-def _merged(deployment: Deployment, range_key: str, now: datetime | None, version: int | None = None):
+def _merged(deployment: Deployment, range_key: str, now: datetime | None):
+    """{bucket start: summary} over the range, one ALL_VERSIONS row per point."""
     span, model, step = RANGES[range_key]
     now = now or timezone.now()
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     if model is HourBucket:
         end = end.replace(minute=0) + timedelta(hours=1)
     start = end - span
-    merged: dict[datetime, Summary] = defaultdict(Summary)
-    for row in _rows(model, deployment.pk, start, end, version):
-        merged[row["start"]].add_bucket(row)
+    merged = {row["start"]: _Point(row) for row in _rows(model, deployment.pk, start, end)}
     return merged, model, step
 
 
-def series(deployment: Deployment, range_key: str, now: datetime | None = None, version: int | None = None,
-           with_drift: bool = True, merged=None) -> list[dict]:
+def series(deployment: Deployment, range_key: str, now: datetime | None = None, with_drift: bool = True,
+           merged=None) -> list[dict]:
     if merged is None:
-        merged, _, step = _merged(deployment, range_key, now, version)
+        merged, _, step = _merged(deployment, range_key, now)
     else:
         step = RANGES[range_key][2]
     baseline = baseline_score_hist(deployment) if with_drift else None
@@ -156,10 +168,9 @@ def compliance(deployment: Deployment, rules: list[SlaRule], now: datetime | Non
     if hours is not None:
         hours = {t: s for t, s in hours.items() if start <= t < end}
     elif rules:
-        hours = defaultdict(Summary)
-        # Only what the rules judge: decoding every histogram column would double the cost.
-        for row in _rows(HourBucket, deployment.pk, start, end, fields=("start", "count", "errors", "latency_hist")):
-            hours[row["start"]].add_bucket(row)
+        # Only what the rules judge, percentiles as stored: no histogram is decoded.
+        hours = {row["start"]: _Point(row) for row in _rows(
+            HourBucket, deployment.pk, start, end, fields=("start", "count", "errors", "p50", "p95", "p99"))}
     daily: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     weekly: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for hour, s in sorted((hours or {}).items()):
@@ -257,7 +268,9 @@ def canary(deployment: Deployment, range_key: str = "6h", now: datetime | None =
     start = end - span
     per_version: dict[int, Summary] = defaultdict(Summary)
     over_time: dict[int, dict[datetime, Summary]] = defaultdict(lambda: defaultdict(Summary))
-    for row in _rows(model, deployment.pk, start, end):
+    rows = model.objects.filter(deployment=deployment, start__gte=start, start__lt=end).exclude(
+        version=ALL_VERSIONS).order_by("start").values(*VERSION_FIELDS)
+    for row in rows:
         per_version[row["version"]].add_bucket(row)
         over_time[row["version"]][row["start"]].add_bucket(row)
     versions = []

@@ -64,6 +64,7 @@ from monitoring.telemetry.histogram import (
     psi,
 )
 from monitoring.telemetry.models import (
+    ALL_VERSIONS,
     Alert,
     DataTest,
     DataTestResult,
@@ -584,7 +585,17 @@ def _minute_summaries(deployment_id: int, start: datetime, end: datetime) -> dic
 
 
 def _bucket_kwargs(summary: Summary) -> dict:
-    return summary.as_fields()
+    return {**summary.as_fields(), "p50": summary.p(0.5), "p95": summary.p(0.95), "p99": summary.p(0.99)}
+
+
+def _with_all_versions(summaries: dict[tuple[datetime, int], Summary]) -> dict[tuple[datetime, int], Summary]:
+    """Add the ALL_VERSIONS row of each bucket start: the sum of its versions."""
+    totals: dict[datetime, Summary] = defaultdict(Summary)
+    for (start, version), summary in summaries.items():
+        if version != ALL_VERSIONS:
+            totals[start].add_bucket(summary)
+    return {**{k: v for k, v in summaries.items() if k[1] != ALL_VERSIONS},
+            **{(start, ALL_VERSIONS): total for start, total in totals.items()}}
 
 
 def _recompute_minutes(deployment_id: int, minutes: set[datetime], now: datetime) -> set[datetime]:
@@ -592,6 +603,7 @@ def _recompute_minutes(deployment_id: int, minutes: set[datetime], now: datetime
     summaries: dict[tuple[datetime, int], Summary] = {}
     for start, end in _runs(list(minutes)):
         summaries.update(_minute_summaries(deployment_id, start, end))
+    summaries = _with_all_versions(summaries)
     MinuteBucket.objects.filter(deployment_id=deployment_id, start__in=list(minutes)).delete()
     MinuteBucket.objects.bulk_create(
         [
@@ -609,11 +621,12 @@ def _recompute_hours(deployment_id: int, hours: set[datetime], now: datetime) ->
     # One index range over the span (an OR of ranges would scan the deployment's every bucket).
     rows = MinuteBucket.objects.filter(
         deployment_id=deployment_id, start__gte=min(hours), start__lt=max(hours) + timedelta(hours=1)
-    ).values("start", "version", *SUMMARY_FIELDS)
+    ).exclude(version=ALL_VERSIONS).values("start", "version", *SUMMARY_FIELDS)
     for row in rows:
         hour = row["start"].replace(minute=0)
         if hour in hours:
             merged[(hour, row["version"])].add_bucket(row)
+    merged = _with_all_versions(merged)
     HourBucket.objects.filter(deployment_id=deployment_id, start__in=list(hours)).delete()
     HourBucket.objects.bulk_create(
         [
@@ -667,9 +680,7 @@ def window_summary(deployment_id: int, start: datetime, end: datetime, version: 
     aligned = start.replace(minute=0, second=0, microsecond=0)
     first_hour = aligned if aligned == start else aligned + timedelta(hours=1)
     last_hour = end.replace(minute=0, second=0, microsecond=0)
-    filters = {"deployment_id": deployment_id}
-    if version is not None:
-        filters["version"] = version
+    filters = {"deployment_id": deployment_id, "version": ALL_VERSIONS if version is None else version}
     if first_hour < last_hour:
         for row in HourBucket.objects.filter(start__gte=first_hour, start__lt=last_hour, **filters).values(*fields):
             summary.add_bucket(row)

@@ -72,16 +72,30 @@ def registered_model_create(*, user, name: str, tags: dict, description: str = "
 def model_version_create(
     *, user, model: RegisteredModel, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
 ) -> ModelVersion:
-    """Register a version from an MLflow ``source``; it stays PENDING_REGISTRATION
-    until the verification job (enqueued in this transaction) marks it READY."""
+    """Register a version from an MLflow ``source``.
+
+    The URI is validated here, always. A source in an external store (s3, gs,
+    https, runs:…) is never fetched by Modelgate, so there is nothing more to
+    verify: the version is READY in this same transaction. A ``modelgate:``
+    source names bytes or a version held here; re-hashing a blob can take long,
+    so the version stays PENDING_REGISTRATION until the verification job
+    (enqueued in this transaction) marks it READY or FAILED_REGISTRATION, and
+    the MLflow client polls ``get`` meanwhile.
+    """
     validate_source(source)  # always: no tag or flag skips this
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
     version, _ = registry_services.modelversion_register(
         user=user, registered_model=model, source_uri=source, run_id=run_id, tags=tags or {}, description=description,
     )
-    jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
-    return version
+    if needs_verification(source):
+        jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
+        return version
+    return registry_services.modelversion_finalize(user=user, version=version, status=VersionStatus.READY)
+
+
+def needs_verification(source: str) -> bool:
+    return source.lower().startswith("modelgate:")
 
 
 _BLOB = re.compile(r"^/*blobs/([0-9a-f]{64})/*$")

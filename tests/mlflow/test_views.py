@@ -7,8 +7,9 @@ import pytest
 from django.test import Client
 
 from governance.models import Deployment, DeploymentSplit, Environment, PromotionRequest
-from modelgate.core import roles
+from modelgate.core import jobs, roles
 from modelgate.core.models import AuditEvent, Job
+from registry import storage
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 from tests.factories import TeamFactory, UserFactory
 from tests.mlflow.helpers import MlflowApi
@@ -42,7 +43,7 @@ def test_it_answers_in_mlflows_wire_format(dana, ds_owner):
     assert isinstance(model["creation_timestamp"], int) and model["creation_timestamp"] > 1_600_000_000_000  # epoch ms
     version = _version(dana, run_id="run-1", tags=[{"key": "stage", "value": "candidate"}], description="first")
     assert version["version"] == "1"  # a string on the wire
-    assert version["status"] == "PENDING_REGISTRATION"  # until the verification job runs
+    assert version["status"] == "READY"  # an external store: validated, never fetched, nothing left to verify
     assert version["current_stage"] == "None"
     assert version["source"] == "s3://bucket/credit/1" and version["run_id"] == "run-1"
     assert version["tags"] == [{"key": "stage", "value": "candidate"}]
@@ -52,21 +53,27 @@ def test_it_answers_in_mlflows_wire_format(dana, ds_owner):
     assert body["registered_model"]["latest_versions"][0]["version"] == "1"
 
 
-def test_it_marks_a_version_ready_once_the_verification_job_ran(dana, django_capture_on_commit_callbacks, run_jobs_inline):
+def test_it_keeps_a_modelgate_source_pending_until_the_verification_job_ran(dana, run_jobs_inline):
+    blob = storage.store_stream([b"model-bytes"])
     _create(dana)
-    with django_capture_on_commit_callbacks(execute=True):
-        created = _version(dana)
-    assert created["status"] == "PENDING_REGISTRATION"
+    created = _version(dana, source=f"modelgate:blobs/{blob.sha256}")
+    assert created["status"] == "PENDING_REGISTRATION"  # the job runs on commit; the test transaction never commits
     job = Job.objects.get(kind="registry_mlflow.verify_source")
+    jobs.claim(job.pk)
+    jobs.execute(job.pk)
+    job.refresh_from_db()
     assert job.status == "succeeded", job.error
     status, body = dana.get("model-versions/get", {"name": "credit-scorer", "version": "1"})
     assert status == 200 and body["model_version"]["status"] == "READY"
+    assert not Job.objects.filter(kind="registry_mlflow.verify_source").exclude(pk=job.pk).exists()
+    _version(dana, source="s3://bucket/credit/2")  # external stores need no job
+    assert Job.objects.filter(kind="registry_mlflow.verify_source").count() == 1
 
 
 def test_it_fails_registration_of_a_modelgate_blob_that_does_not_exist(dana, django_capture_on_commit_callbacks, run_jobs_inline):
     _create(dana)
     with django_capture_on_commit_callbacks(execute=True):
-        _version(dana, source="modelgate:blobs/" + "0" * 64)
+        assert _version(dana, source="modelgate:blobs/" + "0" * 64)["status"] == "PENDING_REGISTRATION"
     status, body = dana.get("model-versions/get", {"name": "credit-scorer", "version": "1"})
     assert body["model_version"]["status"] == "FAILED_REGISTRATION"
     assert "No stored blob" in body["model_version"]["status_message"]
@@ -233,10 +240,9 @@ def test_it_keeps_environment_bound_aliases_on_approved_versions(dana, ds_owner)
     assert status == 400  # approved for Prod is not approved for UAT
 
 
-def test_it_opens_a_promotion_request_on_transition_stage_and_leaves_the_version(dana, ds_owner, django_capture_on_commit_callbacks, run_jobs_inline):
+def test_it_opens_a_promotion_request_on_transition_stage_and_leaves_the_version(dana, ds_owner):
     _create(dana)
-    with django_capture_on_commit_callbacks(execute=True):
-        _version(dana)
+    _version(dana)
     status, body = dana.post("model-versions/transition-stage", {
         "name": "credit-scorer", "version": "1", "stage": "Staging", "archive_existing_versions": False,
     })

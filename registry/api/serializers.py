@@ -196,7 +196,12 @@ class ModelVersionRegisterSerializer(serializers.Serializer):
     source_commit = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     source_uri = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
     run_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    training_run = serializers.PrimaryKeyRelatedField(queryset=TrainingRun.objects.all(), required=False, allow_null=True, default=None)
+    # The CI job knows its run by the external id (e.g. the MLflow run id), unique within the
+    # owning team: the view narrows the queryset to runs of the model's team the user can see.
+    training_run = serializers.SlugRelatedField(
+        slug_field="external_id", queryset=TrainingRun.objects.none(), required=False, allow_null=True, default=None,
+        help_text="External id of a training run of the model's team (POST /training-runs/ first).",
+    )
     trained_on = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all(), many=True, required=False, default=list)
     parents = ParentInputSerializer(many=True, required=False, default=list)
     tags = TagsField(required=False, default=dict)

@@ -194,6 +194,7 @@ class ModelVersionViewSet(RestrictedViewSetMixin, mixins.ListModelMixin, mixins.
     def create(self, request, name=None):
         model = selectors.registered_model_get(user=request.user, name=name)
         data = s.ModelVersionRegisterSerializer(data=request.data)
+        data.fields["training_run"].queryset = selectors.training_runs(user=request.user).filter(team=model.team_id)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         parents = []

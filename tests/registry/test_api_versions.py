@@ -130,7 +130,7 @@ def test_it_records_lineage_at_registration(ds_owner, model, team_credit):
     run = services.trainingrun_create(user=ds_owner, team=team_credit, external_id="mlflow-run-9", commit="abcdef1")
     base = make_version(ds_owner, model)
     response = api_for(ds_owner).post(
-        URL, {"trained_on": [dv.pk], "training_run": run.pk, "parents": [{"model": "credit-scorer", "version": base.version, "relation": "retrain"}]},
+        URL, {"trained_on": [dv.pk], "training_run": run.external_id, "parents": [{"model": "credit-scorer", "version": base.version, "relation": "retrain"}]},
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -169,3 +169,12 @@ def test_it_refuses_a_reused_idempotency_key_with_different_content(ds_owner, mo
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
     assert "metrics" in other.json()["error"]["fields"]
     assert ModelVersion.objects.count() == 1
+
+
+def test_it_refuses_a_training_run_of_another_team(ds_owner, outsider, model, team_fraud):
+    from registry import services
+
+    services.trainingrun_create(user=outsider, team=team_fraud, external_id="their-run")
+    response = api_for(ds_owner).post(URL, {"training_run": "their-run"}, format="json")
+    assert response.status_code == 400 and "training_run" in response.json()["error"]["fields"]
+    assert not ModelVersion.objects.exists()

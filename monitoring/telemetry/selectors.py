@@ -196,9 +196,11 @@ def compliance(deployment: Deployment, rules: list[SlaRule], now: datetime | Non
 
 
 def dashboard(deployment: Deployment, range_key: str = DEFAULT_RANGE, now: datetime | None = None) -> dict:
-    rules = list(SlaRule.objects.filter(deployment=deployment).select_related("owner").order_by("name", "id"))
+    rules = list(SlaRule.objects.filter(deployment=deployment).select_related(
+        "owner", "deployment__registered_model", "deployment__environment").order_by("name", "id"))
     open_alerts = list(Alert.objects.filter(deployment=deployment).exclude(state=AlertState.RESOLVED)
-                       .select_related("rule").order_by("-opened_at"))
+                       .select_related("rule", "deployment__registered_model", "deployment__environment",
+                                       "acknowledged_by", "resolved_by").order_by("-opened_at"))
     merged, model, _ = _merged(deployment, range_key, now)
     # A range of at least 28 days already holds every hour the compliance table needs.
     covers = model is HourBucket and RANGES[range_key][0] >= timedelta(days=29)

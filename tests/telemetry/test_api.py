@@ -173,3 +173,26 @@ def test_it_lists_with_a_constant_number_of_queries(ds_owner, deployment, endpoi
     # model, environment and users joined in) — the same at 5 and 500 rows
     assert (rows_few, rows_many) == (5, 500)
     assert few == many
+
+
+def test_it_reads_the_dashboard_in_a_constant_number_of_queries(ds_owner, deployment):
+    client = api_for(ds_owner)
+    url = f"/api/v1/telemetry/deployments/{deployment.pk}/dashboard/?range=24h"
+    now = datetime.now(UTC)
+
+    def grow(n):
+        start = SlaRule.objects.count()
+        rules = SlaRule.objects.bulk_create([
+            SlaRule(deployment=deployment, name=f"rule {start + i}", metric="latency_p95", threshold=100, owner=ds_owner)
+            for i in range(n)])
+        Alert.objects.bulk_create([Alert(rule=r, deployment=deployment, severity="warning", summary="x", opened_at=now,
+                                         acknowledged_by=ds_owner, state=AlertState.ACKNOWLEDGED) for r in rules])
+
+    client.get(url)
+    grow(1)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    grow(40)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(few.captured_queries) == len(many.captured_queries)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -297,9 +297,10 @@ def _json_text(value) -> str:
     return _copy_escape(_json_encode(value))
 
 
-def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
-    """COPY into a temporary staging table, then one INSERT … ON CONFLICT DO NOTHING:
-    COPY cannot skip duplicates itself, the INSERT does (safe retries)."""
+_EVENT_COLUMNS = "deployment_id, event_id, timestamp, version, latency_ms, status, prediction, score, features, received_at"
+
+
+def _copy_buffer(rows: list[tuple], received_at: datetime) -> io.StringIO:
     buffer = io.StringIO()
     recv = received_at.isoformat()
     write = buffer.write
@@ -312,20 +313,56 @@ def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
             f"{_json_text(prediction)}\t{score_text}\t{features_text}\t{recv}\n"
         )
     buffer.seek(0)
+    return buffer
+
+
+def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
+    """COPY straight into the events table, skipping the ids already stored (safe retries).
+
+    COPY cannot skip duplicates itself: ids already stored are looked up first
+    (one indexed ``= ANY`` per deployment) and left out. If a concurrent request
+    stores one of the remaining ids in between, the COPY fails on the unique key;
+    it is rolled back to its savepoint and the rows go through a staging table
+    and ``INSERT … ON CONFLICT DO NOTHING`` instead (slower, always correct).
+    """
+    import psycopg2
+
     table = PredictionEvent._meta.db_table
-    columns = "deployment_id, event_id, timestamp, version, latency_ms, status, prediction, score, features, received_at"
+    by_dep: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        by_dep[row[0]].append(row[1])
+    existing: set[tuple[int, str]] = set()
+    with connection.cursor() as cursor:
+        for dep, ids in by_dep.items():
+            cursor.execute(f"SELECT event_id FROM {table} WHERE deployment_id = %s AND event_id = ANY(%s)",  # noqa: S608
+                           [dep, ids])
+            existing.update((dep, r[0]) for r in cursor.fetchall())
+    fresh = []
+    for row in rows:
+        key = (row[0], row[1])
+        if key not in existing:
+            existing.add(key)  # a duplicate inside the batch counts once
+            fresh.append(row)
+    if not fresh:
+        return 0
+    buffer = _copy_buffer(fresh, received_at)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY {table} ({_EVENT_COLUMNS}) FROM STDIN", buffer)
+        return len(fresh)
+    except (IntegrityError, psycopg2.IntegrityError):
+        buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (deployment_id bigint, event_id varchar(64), "
             "timestamp timestamptz, version integer, latency_ms double precision, status varchar(8), prediction jsonb, "
             "score double precision, features jsonb, received_at timestamptz) ON COMMIT DELETE ROWS"
         )
-        cursor.copy_expert(f"COPY telemetry_stage ({columns}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY telemetry_stage ({_EVENT_COLUMNS}) FROM STDIN", buffer)
         # Table and column names are ours, no user input reaches this SQL.
-        insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM telemetry_stage "  # noqa: S608
+        insert = f"INSERT INTO {table} ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM telemetry_stage "  # noqa: S608
         cursor.execute(insert + "ON CONFLICT (deployment_id, event_id) DO NOTHING")
-        stored = cursor.rowcount  # the staging rows go at commit (ON COMMIT DELETE ROWS)
-    return stored
+        return cursor.rowcount  # the staging rows go at commit (ON COMMIT DELETE ROWS)
 
 
 def _store_events_generic(rows: list[tuple], received_at: datetime) -> int:

@@ -219,7 +219,10 @@ def _reports(mv, user):
         tabs.append({"kind": kind, "label": label, "report": report,
                      "figures": [{"id": f"fig-{kind}-{i}", "name": name, "figure": fig} for i, (name, fig) in enumerate(figs)]})
     # Open the first tab that has something to show.
-    selected = next((t["kind"] for t in tabs if t["report"]), tabs[0]["kind"])
+    selected = next(
+        (t["kind"] for t in tabs if t["report"] and t["report"].status == ReportStatus.SUCCEEDED),
+        next((t["kind"] for t in tabs if t["report"]), tabs[0]["kind"]),
+    )
     for tab in tabs:
         tab["selected"] = tab["kind"] == selected
     can_request = (

@@ -42,11 +42,26 @@ def settle(page) -> None:
     page.wait_for_timeout(300)
 
 
-def shoot(page, out: Path, name: str, note: list[str]) -> None:
+def shoot(page, out: Path, name: str, note: list[str], full_page: bool = True) -> None:
     settle(page)
     path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     note.append(f"saved {path}")
+
+
+def _version_with_reports(page, base: str, limit: int = 12) -> str | None:
+    """The first version page (newest first, per model) whose report tabs have a report; else the first version."""
+    models = [a.get_attribute("href") for a in page.locator("#model-table tbody tr td:first-child a").all()]
+    first = None
+    for href in models:
+        page.goto(f"{base}{href}")
+        versions = [a.get_attribute("href") for a in page.locator("table a[href*='/versions/']").all()][:limit]
+        for url in versions:
+            first = first or f"{base}{url}"
+            page.goto(f"{base}{url}")
+            if page.locator("[role=tab] .badge-succeeded").count():
+                return f"{base}{url}"
+    return first
 
 
 def main() -> int:
@@ -82,10 +97,9 @@ def main() -> int:
         login(page, base, "dana")
         page.goto(f"{base}/registry/models/")
         shoot(page, args.out, "catalog", notes)
-        model_link = page.locator("#model-table tbody tr td:first-child a").first
-        if model_link.count():
-            model_link.click()
-            page.locator("table a[href*='/versions/']").first.click()
+        version_url = _version_with_reports(page, base)
+        if version_url:
+            page.goto(version_url)
             shoot(page, args.out, "version", notes)
         else:
             notes.append("skipped version: no models (run `make seed`)")
@@ -95,7 +109,7 @@ def main() -> int:
         page.goto(f"{base}/governance/audit/")
         page.get_by_role("button", name="Verify the hash chain now").click()
         page.locator("#chain-result .badge").wait_for()
-        shoot(page, args.out, "audit", notes)
+        shoot(page, args.out, "audit", notes, full_page=False)  # the first screenful; the trail is long
 
         # The SLA dashboard (risk officer sees every team).
         login(page, base, "rick")

@@ -255,7 +255,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mg_telemetry_bench")
     parser.add_argument("--http-events", type=int, default=400_000)
-    parser.add_argument("--dashboard-events", type=int, default=10_000_000)
+    parser.add_argument("--dashboard-events", type=int, default=10_000_000, help="0 skips the dashboard part.")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=30)
@@ -323,6 +323,8 @@ def main():
         services.rollup_pending()
         print(f"   rollup of the ingested minutes: {time.perf_counter() - started:.2f} s")
 
+        if not args.dashboard_events:
+            return
         print(f"\n3. Dashboard over {args.dashboard_events:,} events (30 days, 2 versions, 2 % labelled)")
         fill = fill_dashboard_events(dash_dep.pk, args.dashboard_events)
         print(f"   generated inside PostgreSQL in {fill:.1f} s")

@@ -317,34 +317,24 @@ def _copy_buffer(rows: list[tuple], received_at: datetime) -> io.StringIO:
 
 
 def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
-    """COPY straight into the events table, skipping the ids already stored (safe retries).
+    """COPY straight into the events table; on a duplicate id, skip the ids already stored.
 
-    COPY cannot skip duplicates itself: ids already stored are looked up first
-    (one indexed ``= ANY`` per deployment) and left out. If a concurrent request
-    stores one of the remaining ids in between, the COPY fails on the unique key;
-    it is rolled back to its savepoint and the rows go through a staging table
-    and ``INSERT … ON CONFLICT DO NOTHING`` instead (slower, always correct).
+    COPY cannot skip duplicates itself. A first send (the common case) is one
+    COPY. If an id is already stored (a retry, or a concurrent replica sending
+    the same batch), the COPY fails on the unique key, is rolled back to its
+    savepoint, and the rows go through a staging table and
+    ``INSERT … ON CONFLICT DO NOTHING`` instead (slower, always correct).
     """
     import psycopg2
 
     table = PredictionEvent._meta.db_table
-    by_dep: dict[int, list[str]] = defaultdict(list)
-    for row in rows:
-        by_dep[row[0]].append(row[1])
-    existing: set[tuple[int, str]] = set()
-    with connection.cursor() as cursor:
-        for dep, ids in by_dep.items():
-            cursor.execute(f"SELECT event_id FROM {table} WHERE deployment_id = %s AND event_id = ANY(%s)",  # noqa: S608
-                           [dep, ids])
-            existing.update((dep, r[0]) for r in cursor.fetchall())
+    seen: set[tuple[int, str]] = set()
     fresh = []
     for row in rows:
         key = (row[0], row[1])
-        if key not in existing:
-            existing.add(key)  # a duplicate inside the batch counts once
+        if key not in seen:
+            seen.add(key)  # a duplicate inside the batch counts once
             fresh.append(row)
-    if not fresh:
-        return 0
     buffer = _copy_buffer(fresh, received_at)
     try:
         with transaction.atomic(), connection.cursor() as cursor:

@@ -123,7 +123,9 @@ def _create_model(user, params):
     name = _required(params, "name")
     tags = services.tags_from_wire(params.get("tags"))
     model = services.registered_model_create(user=user, name=name, tags=tags, description=_optional(params, "description") or "")
-    return _model_response(selectors.model_get(user=user, name=model.name))
+    # A new model has no versions or aliases: answer from the object, no re-read.
+    model.creator_username = user.get_username()
+    return {"registered_model": wire.registered_model(model)}
 
 
 def _get_model(user, params):
@@ -182,9 +184,8 @@ def _delete_model_tag(user, params):
 
 
 def _set_alias(user, params):
-    model = selectors.model_get(user=user, name=_required(params, "name"))
-    version = selectors.version_get(user=user, name=model.name, version=_required(params, "version"))
-    services.alias_set(user=user, model=model, alias=_required(params, "alias"), version=version)
+    version = selectors.version_get(user=user, name=_required(params, "name"), version=_required(params, "version"))
+    services.alias_set(user=user, model=version.registered_model, alias=_required(params, "alias"), version=version)
     return {}
 
 
@@ -212,7 +213,9 @@ def _create_version(user, params):
         user=user, model=model, source=_required(params, "source"), run_id=_optional(params, "run_id") or "",
         tags=services.tags_from_wire(params.get("tags")), description=_optional(params, "description") or "",
     )
-    return {"model_version": selectors.version_wire(selectors.version_get(user=user, name=model.name, version=version.version))}
+    # A new version has no aliases and no deployment: answer from the object, no re-read.
+    version.creator_username = user.get_username()
+    return {"model_version": wire.model_version(version, model_name=model.name)}
 
 
 def _get_version(user, params):

@@ -229,7 +229,11 @@ def partial_dependence(model: LoadedModel, X: pd.DataFrame, feature: str, *, gri
         from sklearn.inspection import partial_dependence as sk_pd
 
         response = "predict_proba" if model.task == "classification" and hasattr(model.raw, "predict_proba") else "auto"
-        result = sk_pd(model.raw, subset[model.feature_names], [feature], grid_resolution=grid, kind="average", response_method=response, method="brute")
+        frame = subset[model.feature_names]
+        if pd.api.types.is_integer_dtype(frame[feature]):
+            # scikit-learn refuses integer columns (the grid would be rounded); the values are unchanged as floats.
+            frame = frame.astype({feature: "float64"})
+        result = sk_pd(model.raw, frame, [feature], grid_resolution=grid, kind="average", response_method=response, method="brute")
         averages = np.asarray(result["average"])
         curve = averages[model.positive_index if averages.shape[0] > 1 else 0]
         return {"feature": feature, "grid": [float(v) for v in result["grid_values"][0]], "average": [float(v) for v in curve], "method": "sklearn.inspection.partial_dependence (brute)"}

@@ -293,3 +293,15 @@ def test_it_names_missing_and_unknown_columns():
     roles = {"features": ["income", "shoe_size"], "label": "approved", "prediction": None, "sensitive": []}
     with pytest.raises(ReportInputError, match="not in the version's input schema: shoe_size"):
         check_columns(df, roles=roles, schema_format="json_schema", input_schema={"properties": {"income": {}}}, name="dataset d")
+
+
+def test_it_draws_partial_dependence_for_integer_columns_with_scikit_learn(frame):
+    from sklearn.inspection import partial_dependence as sk_pd
+    from sklearn.linear_model import LogisticRegression
+
+    X = frame[FEATURES].astype({"age_years": "int64"})
+    sk = LogisticRegression(max_iter=500).fit(X, frame["approved"])
+    model = LoadedModel(sk, "sklearn", "classification", FEATURES)
+    curve = explain.partial_dependence(model, X, "age_years", grid=5, rows=300, seed=0)
+    oracle = sk_pd(sk, X.sample(n=300, random_state=0).astype({"age_years": "float64"}), ["age_years"], grid_resolution=5, response_method="predict_proba", method="brute")
+    assert curve["average"] == pytest.approx(list(oracle["average"][0]), abs=1e-12)

@@ -262,6 +262,17 @@ def _visible_request(user, pk):
     return get_object_or_404(selectors.promotion_request_list(user), pk=pk)
 
 
+def _version_reports(user, version) -> list:
+    """Monitoring's reports on the version (kind, status, verdict), when monitoring is installed."""
+    try:
+        from monitoring.selectors import reports as report_selectors
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("monitoring"):
+            return []
+        raise
+    return list(report_selectors.report_list(user=user, version_id=version.pk).order_by("-created_at", "-pk")[:20])
+
+
 def _request_context(user, req) -> dict:
     return {
         "req": req,
@@ -295,6 +306,8 @@ def _owner_actions(user, req) -> list[tuple[str, str]]:
 def request_detail(request, pk):
     req = _visible_request(request.user, pk)
     context = _request_context(request.user, req)
+    context["reports"] = _version_reports(request.user, req.version)
+    context["ci_results"] = list(CITestResult.objects.filter(version=req.version).order_by("-created_at")[:20])
     context["history"] = AuditEvent.objects.filter(object_type="governance.promotionrequest", object_id=str(req.pk)).order_by("-id")[:50]
     return render(request, "governance/request_detail.html", context)
 

@@ -266,3 +266,28 @@ def test_it_shows_open_sla_alerts_on_my_models_on_the_home_page(ds_owner, outsid
     html = client_for(ds_owner).get("/").content.decode()
     assert "p95 latency 480 ms &gt; 200 ms" in html and f"/monitoring/sla/deployments/{deployment.pk}/" in html
     assert "480 ms" not in client_for(outsider).get("/").content.decode()
+
+
+def test_it_builds_the_inbox_in_a_constant_number_of_queries(approver, ds_owner, team_credit, django_assert_num_queries):
+    def add_requests(count, name):
+        _, (mv,) = make_model(ds_owner, team_credit, name, artifact=None)
+        PromotionRequest.objects.bulk_create(
+            [PromotionRequest(version=mv, environment=environments()["prod"], requested_by=ds_owner, state="pending")
+             for _ in range(count)]
+        )
+
+    client = client_for(approver)
+    add_requests(5, "inbox-a")
+    client.get("/")
+    with django_assert_num_queries(HOME_QUERIES):
+        client.get("/")
+    add_requests(495, "inbox-b")
+    with django_assert_num_queries(HOME_QUERIES):
+        html = client.get("/").content.decode()
+    assert html.count("/governance/requests/") >= 20
+
+
+# session, user, role groups, teams, recent activity, user perms, group perms, governance alerts
+# (overdue deployments, stale approvals), inbox (environments, pending requests with their
+# approvals), my open requests (their approvals only when there are some), open SLA alerts.
+HOME_QUERIES = 14

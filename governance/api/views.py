@@ -460,6 +460,13 @@ def _csv_rows(queryset):
         yield writer.writerow(row)
 
 
+# The JSON export is an array of event objects (one key per export column), not a string.
+AUDIT_EXPORT_JSON = {
+    "type": "array",
+    "items": {"type": "object", "properties": {column: {} for column in EXPORT_COLUMNS}, "additionalProperties": False},
+}
+
+
 def _json_rows(queryset):
     yield "["
     for index, event in enumerate(queryset.iterator(chunk_size=2000)):
@@ -486,7 +493,7 @@ class AuditEventViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelM
 
     @extend_schema(summary="Export the filtered trail as CSV or JSON (streamed)",
                    parameters=[EXPORT_FORMAT_PARAM], responses={(200, "text/csv"): OpenApiTypes.STR,
-                                                                 (200, "application/json"): OpenApiTypes.STR})
+                                                                 (200, "application/json"): AUDIT_EXPORT_JSON})
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request):
         file_format = request.query_params.get("file_format", "csv")

@@ -103,6 +103,13 @@ def _writable_deployments(user, ids) -> dict[int, Deployment]:
     Not visible → 404-like field error (nothing leaks); visible but another team's
     (approvers, risk officers see every team) → 403.
     """
+    # An id beyond 64 bits cannot exist, and the database driver overflows on it (was a 500).
+    too_big = [i for i in ids if not -(2**63) <= i < 2**63]
+    if too_big:
+        raise ApplicationError(
+            f"Deployment {too_big[0]} does not exist; nothing was stored.",
+            code="not_found", status_code=404, fields={"deployment": [f"Unknown deployment {too_big[0]}."]},
+        )
     visible = {
         d.pk: d
         for d in restrict(Deployment.objects.filter(pk__in=ids), user, "view").select_related("registered_model__team")

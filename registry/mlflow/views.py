@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import CharField, Q, Value
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
 from modelgate.api.authentication import BasicPasswordAuthentication, BearerTokenAuthentication
+from modelgate.core import roles
 from modelgate.core.errors import ApplicationError
 from registry import services as registry_services
 from registry.mlflow import filters, governance, selectors, services, wire
@@ -42,7 +45,34 @@ def _authenticate(request):
         raise MlflowError(UNAUTHENTICATED, str(exc.detail)) from None
     if result is None:
         raise MlflowError(UNAUTHENTICATED, "Authentication required.")
+    _prime_permission_caches(result[0])
     return result
+
+
+def _prime_permission_caches(user) -> None:
+    """Load the user's role names and permissions in one query instead of three.
+
+    ``restrict`` asks ``roles.user_roles`` (one query) and ``user.has_perm``,
+    whose ModelBackend loads user and group permissions (two queries) into
+    ``user._perm_cache``; filling both caches from one UNION gives the same
+    answers for this request at a third of the round trips — most of a read's
+    cost here. Superusers never reach the cache (``has_perm`` answers True first).
+    """
+    # order_by(): a UNION's parts carry no ORDER BY (Permission has a default ordering).
+    role_rows = Group.objects.filter(user=user, name__in=roles.ROLES).order_by().values_list(
+        Value("role", output_field=CharField()), "name", Value("", output_field=CharField())
+    )
+    perm_rows = Permission.objects.filter(Q(group__user=user) | Q(user=user)).order_by().values_list(
+        Value("perm", output_field=CharField()), "content_type__app_label", "codename"
+    )
+    found_roles, perms = set(), set()
+    for kind, first, second in role_rows.union(perm_rows, all=True):
+        if kind == "role":
+            found_roles.add(first)
+        else:
+            perms.add(f"{first}.{second}")
+    user._modelgate_roles = found_roles
+    user._perm_cache = perms
 
 
 def _params(request) -> dict:

@@ -15,8 +15,10 @@ def test_it_seeds_models_with_real_artifacts_idempotently(db):
 
     context = demo.seed(io.StringIO())
     seed(io.StringIO(), context)
+    counts = (RegisteredModel.objects.count(), ModelVersion.objects.count(), Artifact.objects.count())
     seed(io.StringIO(), demo.seed(io.StringIO()))  # twice: nothing new
-    assert RegisteredModel.objects.count() == 2
+    assert (RegisteredModel.objects.count(), ModelVersion.objects.count(), Artifact.objects.count()) == counts
+    assert {"credit-scorer", "fraud-detector"} <= set(RegisteredModel.objects.values_list("name", flat=True))
     assert list(ModelVersion.objects.filter(registered_model__name="credit-scorer").values_list("version", "status")) == [(2, "ready"), (1, "ready")]
     model_file = Artifact.objects.get(version__registered_model__name="credit-scorer", version__version=2, path="model/model.skops")
     assert storage.verify_blob(model_file.blob) and model_file.blob.size > 100

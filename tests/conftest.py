@@ -104,6 +104,23 @@ def run_jobs_inline(settings):
     app.conf.task_always_eager = previous
 
 
+# Each pytest process (xdist worker) publishes to, and starts workers on, a queue of its own:
+# a worker bound to another process's test database must never take its tasks.
+TEST_QUEUE = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_celery_queue():
+    from modelgate.celery import app
+
+    app.conf.task_default_queue = TEST_QUEUE
+    app.conf.task_default_exchange = TEST_QUEUE
+    app.conf.task_default_routing_key = TEST_QUEUE
+    for cached in ("queues", "default_queue", "default_exchange", "router"):
+        app.amqp.__dict__.pop(cached, None)  # rebuilt from the new defaults on next use
+    yield
+
+
 def _redis_url():
     return os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
 
@@ -127,13 +144,14 @@ def start_celery_worker():
     env.setdefault("SECRET_KEY", "test-worker")
     from modelgate.celery import app
 
-    app.control.purge()
+    app.control.purge()  # only this process's queue
     settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    nodename = f"{TEST_QUEUE}@localhost"
     log_path = settings.VAR_DIR / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     with open(log_path, "a") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=solo", "--concurrency=1",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+             "--without-gossip", "--without-mingle", "--loglevel=INFO", "-Q", TEST_QUEUE, "-n", nodename],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + 60
@@ -141,7 +159,7 @@ def start_celery_worker():
         if proc.poll() is not None:
             pytest.fail(f"celery worker exited early; see {log_path}")
         try:
-            if app.control.ping(timeout=1.0):
+            if app.control.ping(destination=[nodename], timeout=1.0):
                 return proc
         except Exception:
             time.sleep(0.5)

@@ -46,3 +46,14 @@ def test_it_serves_pages_without_inline_scripts_with_csrf_and_labels(request, pe
             field_id = re.search(r'\bid="([^"]+)"', tag)
             labelled = (field_id and field_id.group(1) in ids) or tag in wrapped or "aria-label" in tag
             assert labelled, (url, tag)
+
+
+def test_it_sets_no_csrf_cookie_on_an_anonymous_404(db):
+    """A browser's first visit fetches /favicon.ico beside the login page; if that 404 set a
+    second CSRF cookie, the login form's token would no longer match (seen in the screenshots run)."""
+    from django.test import Client
+
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 404 and "csrftoken" not in response.cookies
+    login = Client().get("/accounts/login/")
+    assert "csrftoken" in login.cookies and 'rel="icon" href="data:,"' in login.content.decode()

@@ -15,7 +15,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -138,8 +138,6 @@ def _writable_deployments(user, ids) -> dict[int, Deployment]:
 
 
 def _from_epoch(value: float) -> datetime | None:
-    from datetime import UTC
-
     try:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
@@ -196,7 +194,8 @@ def _validate_events(events: list, default_deployment, deployments: dict[int, De
     serializer per event: at 10,000 events a request its overhead would dominate)."""
     errors: list[dict] = []
     rows: list[tuple] = []
-    minutes: dict[int, set[datetime]] = defaultdict(set)
+    minutes: dict[int, set[datetime]] = {}
+    epoch_minutes: dict[int, set[int]] = defaultdict(set)  # ints: cheaper than truncating 10,000 datetimes
     split_versions = _split_versions(list(deployments))
     oldest = now - raw_retention()
     latest = now + FUTURE_SKEW
@@ -208,9 +207,8 @@ def _validate_events(events: list, default_deployment, deployments: dict[int, De
         if not isinstance(ev, dict):
             err(i, "", "An event is a JSON object.")
             continue
-        unknown = ev.keys() - EVENT_FIELDS
-        if unknown:
-            err(i, sorted(unknown)[0], "Unknown field.")
+        if not EVENT_FIELDS.issuperset(ev):  # no set built per event in the common case
+            err(i, sorted(ev.keys() - EVENT_FIELDS)[0], "Unknown field.")
         n_errors = len(errors)
         dep_id = ev.get("deployment", default_deployment)
         if not isinstance(dep_id, int) or isinstance(dep_id, bool):
@@ -264,7 +262,9 @@ def _validate_events(events: list, default_deployment, deployments: dict[int, De
         if score is None and is_number(prediction) and 0 <= prediction <= 1:
             score = float(prediction)
         rows.append((dep_id, event_id, ts, version, float(latency), status, prediction, score, features))
-        minutes[dep_id].add(ts.replace(second=0, microsecond=0))
+        epoch_minutes[dep_id].add(int(ts.timestamp()) // 60)
+    for dep_id, values in epoch_minutes.items():
+        minutes[dep_id] = {datetime.fromtimestamp(m * 60, tz=UTC) for m in values}
     return _Batch(rows=rows, minutes=minutes, errors=errors)
 
 

@@ -36,6 +36,7 @@ def test_it_serves_pages_without_inline_scripts_with_csrf_and_labels(request, pe
         for attrs in SCRIPT.findall(html):
             assert "src=" in attrs or 'type="application/json"' in attrs, (url, attrs)
         assert not INLINE_HANDLER.search(html), url
+        assert "{#" not in html and "{%" not in html and "{{" not in html, url  # no template syntax leaks
         for body in FORM.findall(html):
             assert "csrfmiddlewaretoken" in body, url
         ids = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', html))

@@ -153,7 +153,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = (
-            "model", "team", "version", "status", "status_message", "framework", "metrics", "params",
+            "id", "model", "team", "version", "status", "status_message", "framework", "metrics", "params",
             "schema_format", "input_schema", "output_schema", "signature_sample", "environment", "entry_point",
             "serving", "source_repository", "source_commit", "source_uri", "run_id", "training_run", "trained_on",
             "parents", "tags", "description", "aliases", "artifacts", "created_by", "created_at", "updated_at",

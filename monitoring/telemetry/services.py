@@ -670,22 +670,39 @@ def _recompute_hours(deployment_id: int, hours: set[datetime], now: datetime) ->
     )
 
 
+_ROLLUP_LOCK = 0x7E1E_0001  # PostgreSQL advisory lock key: one rollup at a time
+
+
+def _take_rollup_lock() -> bool:
+    """Two rollups (the rollup task and the evaluation's own) rebuilding the same bucket at once
+    would collide on its unique key; the second one steps aside. SQLite's write lock serialises them."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ROLLUP_LOCK])
+        return cursor.fetchone()[0]
+
+
 def rollup_pending(*, limit: int = 2000) -> int:
     """Recompute the minute (and hour) buckets of every marked minute; return how many.
 
     Idempotent: a bucket is rebuilt from raw events, never incremented, so a
-    retried or concurrent run cannot double count.
+    retried run cannot double count; concurrent runs take turns (advisory lock).
     """
     done = 0
     while True:
-        marks = list(RollupPending.objects.order_by("minute", "id").values_list("id", "deployment_id", "minute", "marked_at")[:limit])
-        if not marks:
-            return done
-        now = timezone.now()
-        by_dep: dict[int, set[datetime]] = defaultdict(set)
-        for _, dep, minute, _ in marks:
-            by_dep[dep].add(minute)
         with transaction.atomic():
+            if not _take_rollup_lock():
+                return done  # another rollup is running; it will take these marks
+            marks = list(
+                RollupPending.objects.order_by("minute", "id").values_list("id", "deployment_id", "minute", "marked_at")[:limit]
+            )
+            if not marks:
+                return done
+            now = timezone.now()
+            by_dep: dict[int, set[datetime]] = defaultdict(set)
+            for _, dep, minute, _ in marks:
+                by_dep[dep].add(minute)
             for dep, minutes in by_dep.items():
                 hours = _recompute_minutes(dep, minutes, now)
                 _recompute_hours(dep, hours, now)

@@ -12,6 +12,13 @@ from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 
 
+def _environment(slug: str) -> Environment:
+    # Seeded by a data migration; a transactional test before this one flushed it, so re-create it then.
+    order = {"dev": 10, "uat": 20, "prod": 30}[slug]
+    return Environment.objects.get_or_create(slug=slug, defaults={"name": slug.upper() if slug == "uat" else slug.title(),
+                                                                  "order": order})[0]
+
+
 def make_model(team, name: str) -> RegisteredModel:
     model = RegisteredModel.objects.create(name=name, team=team)
     for perm in ("view_registeredmodel", "change_registeredmodel"):
@@ -23,7 +30,7 @@ def make_deployment(team, name: str = "scorecard", *, env: str = "prod", version
                     created_at: datetime | None = None) -> Deployment:
     model = make_model(team, name)
     deployment = Deployment.objects.create(
-        environment=Environment.objects.get(slug=env), registered_model=model,
+        environment=_environment(env), registered_model=model,
         created_at=created_at or datetime.now(UTC) - timedelta(days=2),
     )
     for number, weight in versions:

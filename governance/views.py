@@ -122,8 +122,13 @@ def version_audit_filter(mv):
 
 
 def gate_rows(request_obj) -> list[dict]:
-    """Frozen gate results as checklist rows, whatever shape of evidence governance stores."""
-    evidence = request_obj.evidence or {}
+    """Frozen gate results of a request as checklist rows."""
+    return gate_rows_from(request_obj.evidence)
+
+
+def gate_rows_from(evidence) -> list[dict]:
+    """Gate results (stored evidence or a fresh evaluation) as checklist rows."""
+    evidence = evidence or {}
     # Frozen at submission ("submitted"); re-evaluated just before deployment ("deployed").
     evaluation = evidence.get("deployed") or evidence.get("submitted") or evidence
     gates = evaluation.get("gates", []) if isinstance(evaluation, dict) else []
@@ -273,10 +278,23 @@ def _version_reports(user, version) -> list:
     return list(report_selectors.report_list(user=user, version_id=version.pk).order_by("-created_at", "-pk")[:20])
 
 
+def _gates_for_page(req) -> tuple[list[dict], bool]:
+    """Frozen evidence once submitted; for a draft, a preview evaluated now, so the
+    requester sees which gate blocks submission and why (nothing is stored)."""
+    if req.state != RequestState.DRAFT:
+        return gate_rows(req), False
+    from governance import services
+
+    evaluation = services.gates_evaluate(version=req.version, environment=req.environment, request=req)
+    return gate_rows_from({"submitted": evaluation}), True
+
+
 def _request_context(user, req) -> dict:
+    gates, preview = _gates_for_page(req)
     return {
         "req": req,
-        "gates": gate_rows(req),
+        "gates": gates,
+        "gates_preview": preview,
         "slots": approval_slots(req),
         "decision": decision_for(user, req),
         "board": environment_board(req.version.registered_model),

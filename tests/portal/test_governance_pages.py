@@ -291,3 +291,13 @@ def test_it_builds_the_inbox_in_a_constant_number_of_queries(approver, ds_owner,
 # (overdue deployments, stale approvals), inbox (environments, pending requests with their
 # approvals), my open requests (their approvals only when there are some), open SLA alerts.
 HOME_QUERIES = 14
+
+
+def test_it_previews_the_gates_of_a_draft_so_the_requester_sees_what_blocks_it(ds_owner, team_credit):
+    model, (mv,) = make_model(ds_owner, team_credit)
+    client = client_for(ds_owner)
+    client.post(f"/governance/versions/{mv.pk}/promote/", {"environment": "uat", "reason": "ready"})
+    req = PromotionRequest.objects.get(version=mv)
+    html = client.get(f"/governance/requests/{req.pk}/").content.decode()
+    assert req.state == RequestState.DRAFT and "preview evaluated just now" in html
+    assert 'class="gate-fail"' in html and "Required CI test results pass" in html and 'class="gate-pass"' in html

@@ -46,6 +46,17 @@
     drawCharts(document);
   });
 
+  // Arrow keys move between tabs (WAI-ARIA tabs pattern); Enter/Space already click buttons.
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest && event.target.closest("[role=tab]");
+    if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    var tabs = Array.prototype.slice.call(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    var next = tabs[(tabs.indexOf(tab) + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    next.focus();
+    next.click();
+    event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   window.addEventListener("load", function () { drawCharts(document); });
   // After any swap (outerHTML swaps replace the event target), draw whatever is not drawn yet.

@@ -281,3 +281,13 @@ def test_it_answers_what_if_through_a_short_job(team_credit, ds_owner, run_jobs_
     assert result["changed"]["prediction"] == pytest.approx(booster.predict(row)[0])
     bad = api_for(ds_owner).post(f"{URL}evaluation-datasets/{dataset.pk}/what-if/", {"row_index": 3, "changes": {"shoe": 1}}, format="json")
     assert bad.status_code == 400 and "changes" in bad.json()["error"]["fields"]
+
+
+def test_it_applies_per_model_report_defaults_under_the_request_parameters(version, dataset, ds_owner):
+    model = version.registered_model
+    model.tags = {services.MODEL_DEFAULTS_TAG: json.dumps({"drift": {"psi_fail": 0.3, "p_value": 0.01}})}
+    model.save(update_fields=["tags"])
+
+    report, _ = services.report_request(user=ds_owner, version=version, dataset=dataset, kind=ReportKind.DRIFT, parameters={"p_value": 0.02})
+
+    assert report.parameters == {"psi_fail": 0.3, "p_value": 0.02}

@@ -305,3 +305,19 @@ def test_it_draws_partial_dependence_for_integer_columns_with_scikit_learn(frame
     curve = explain.partial_dependence(model, X, "age_years", grid=5, rows=300, seed=0)
     oracle = sk_pd(sk, X.sample(n=300, random_state=0).astype({"age_years": "float64"}), ["age_years"], grid_resolution=5, response_method="predict_proba", method="brute")
     assert curve["average"] == pytest.approx(list(oracle["average"][0]), abs=1e-12)
+
+
+def test_it_loads_an_xgboost_json_model_and_matches_xgboosts_own_contributions(frame):
+    import xgboost
+
+    dtrain = xgboost.DMatrix(frame[FEATURES], label=frame["approved"])
+    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1}, dtrain, num_boost_round=20)
+    data = booster.save_raw(raw_format="json")
+    model = load_model(bytes(data), path="model/model.json", framework="xgboost", task="classification", allow_pickle=False)
+    X = frame[FEATURES].iloc[:200]
+    np.testing.assert_allclose(model.predict_score(X), booster.predict(xgboost.DMatrix(X)), atol=1e-7)
+    info = explain.build_explainer(model, frame[FEATURES], params={}, seed=0)
+    values, base, _, _ = explain.explain_rows(info, X)
+    native = booster.predict(xgboost.DMatrix(X), pred_contribs=True)
+    np.testing.assert_allclose(values, native[:, :-1], atol=1e-5)
+    assert base == pytest.approx(float(native[0, -1]), abs=1e-5)

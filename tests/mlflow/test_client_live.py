@@ -7,11 +7,10 @@ as a CI job would.
 
 import mlflow
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 
-from governance.models import Environment, PromotionRequest
+from governance.models import PromotionRequest
 from modelgate.core.services import token_create
 from registry.models import ModelVersion
 
@@ -24,16 +23,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def environments(db):
-    # The flush between transactional tests recreates content types under new ids; guardian must not use stale ones.
-    ContentType.objects.clear_cache()
-    # Transactional tests flush the database, data migrations included: make sure the seeded environments exist.
-    for slug, name, order, approvers in (("uat", "UAT", 20, ["ml_engineer"]), ("prod", "Prod", 30, ["business_approver", "risk_officer"])):
-        Environment.objects.get_or_create(slug=slug, defaults={"name": name, "order": order, "required_approver_roles": approvers})
-
-
-@pytest.fixture
-def as_user(live_server, monkeypatch, run_jobs_inline, environments):
+def as_user(live_server, monkeypatch, run_jobs_inline, seeded_environments):
     """Point the MLflow client at the live server as ``user`` (bearer token)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)

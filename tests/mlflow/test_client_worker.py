@@ -12,10 +12,7 @@ from modelgate.core.services import token_create
 @pytest.mark.worker
 @pytest.mark.xdist_group("celery-worker")
 @pytest.mark.django_db(transaction=True)
-def test_it_polls_until_the_worker_marks_the_version_ready(celery_worker_process, live_server, monkeypatch, ds_owner):
-    from django.contrib.contenttypes.models import ContentType
-
-    ContentType.objects.clear_cache()  # flushed and recreated by earlier transactional tests
+def test_it_polls_until_the_worker_marks_the_version_ready(celery_worker_process, live_server, monkeypatch, ds_owner, seeded_environments):
     _, raw = token_create(user=ds_owner, name="mlflow")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", raw)

@@ -16,7 +16,7 @@ from tests.factories import TeamFactory, UserFactory
 from tests.mlflow.helpers import MlflowApi
 from tests.registry.factories import bulk_models
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("seeded_environments")]
 
 
 @pytest.fixture

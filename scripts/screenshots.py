@@ -5,7 +5,7 @@
     .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8000 --out docs/screenshots
 
 Logs in as the demo users (passwords printed by ``seed_demo``: ``<username>-demo-pass``)
-and saves: the approver's inbox, a promotion request, the model catalog, a version
+and saves: an approver's inbox, the request waiting there, the model catalog, a version
 page (with its report charts), the auditor's trail and the SLA dashboard. A page whose
 demo data does not exist yet is skipped with a note rather than failing the others.
 """
@@ -83,15 +83,18 @@ def main() -> int:
             print(f"No Modelgate at {base}: start it with `make demo` first.", file=sys.stderr)
             return 2
 
-        # The business approver: inbox, then the first request waiting for them.
-        login(page, base, "bea")
+        # An approver's inbox (the first of bea, rick, mel with something waiting), then that request.
+        for approver in ("bea", "rick", "mel"):
+            login(page, base, approver)
+            if page.locator("#waiting-table a").count():
+                break
         shoot(page, args.out, "inbox", notes)
         first = page.locator("#waiting-table a").first
         if first.count():
             first.click()
             shoot(page, args.out, "promotion-request", notes)
         else:
-            notes.append("skipped promotion-request: nothing waits for bea (seed the governance demo)")
+            notes.append("skipped promotion-request: nothing waits for an approver in the demo data")
 
         # The data scientist: the catalog and the newest version of the first model with reports.
         login(page, base, "dana")

@@ -321,3 +321,31 @@ def test_it_loads_an_xgboost_json_model_and_matches_xgboosts_own_contributions(f
     native = booster.predict(xgboost.DMatrix(X), pred_contribs=True)
     np.testing.assert_allclose(values, native[:, :-1], atol=1e-5)
     assert base == pytest.approx(float(native[0, -1]), abs=1e-5)
+
+
+def test_it_retries_a_failed_additivity_check_without_it_and_records_the_largest_gap():
+    # A stand-in for shap's explainer (third-party), failing its additivity check the way shap does.
+    class Ensemble:
+        @staticmethod
+        def predict(X):
+            return np.linspace(1.0, 1.3, len(X))
+
+    class FlakyExplainer:
+        expected_value = np.array([0.5])
+        model = Ensemble()
+        calls = []
+
+        def shap_values(self, X, check_additivity=True):
+            self.calls.append(check_additivity)
+            if check_additivity:
+                raise RuntimeError("Additivity check failed in TreeExplainer! Please ensure the data matrix…")
+            return np.full((len(X), X.shape[1]), 0.1)
+
+    info = explain.ExplainerInfo(FlakyExplainer(), "tree", "tree_path_dependent", "log_odds", None, None)
+    X = pd.DataFrame(np.zeros((4, 3)), columns=["a", "b", "c"])
+    values, base, gap, _ = explain.explain_rows(info, X, chunk_rows=2)
+
+    assert FlakyExplainer.calls == [True, False, True, False]
+    np.testing.assert_allclose(values, 0.1)
+    assert base == 0.5
+    assert gap == pytest.approx(1.3 - 0.8)  # the last row of the last chunk: |0.5 + 0.3 − 1.3|

@@ -47,7 +47,7 @@ test: venv system-deps ## Run the whole suite (on PostgreSQL + Redis when DATABA
 	expr=$$(IFS='|'; echo "$${markers[*]}" | sed 's/|/ and /g'); \
 	echo "test run: DATABASE_URL=$${DATABASE_URL:-<embedded sqlite>} broker=$${REDIS_URL:-<in-process>} markers=$${expr:-<all>}"; \
 	SECRET_KEY=test-secret-key-not-for-production DJANGO_ALLOW_ASYNC_UNSAFE=true \
-	  $(PY) -m pytest -n 2 --dist loadgroup --durations=15 $${expr:+-m "$$expr"} $(PYTEST_ARGS)
+	  $(PY) -m pytest -n 2 --dist loadfile --durations=15 $${expr:+-m "$$expr"} $(PYTEST_ARGS)
 
 test-embedded: ## Run the suite on the embedded default (SQLite, tasks in-process)
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(MAKE) test

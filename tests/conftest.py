@@ -194,8 +194,8 @@ def celery_worker_process(_celery_worker_holder):
     """A real ``celery worker`` subprocess (a ``Popen``), shared across tests and
     started again if a previous test killed it.
 
-    Tests using it must commit their data (``transactional_db``) and are grouped
-    on one xdist worker (``xdist_group("celery-worker")``) so one consumer owns the queue.
+    Tests using it must commit their data (``transactional_db``). Each pytest process has
+    its own queue (``TEST_QUEUE``), so workers of parallel processes never cross.
     """
     holder = _celery_worker_holder
     if holder.proc is None or holder.proc.poll() is not None:

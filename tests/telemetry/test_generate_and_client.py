@@ -24,7 +24,8 @@ def test_it_generates_demo_telemetry_whose_regression_opens_one_alert(ds_owner, 
     before = PredictionEvent.objects.count()
     call_command("generate_telemetry", "--deployment", str(deployment.pk), "--hours", "1.5", "--per-minute", "30",
                  "--user", "dana", stdout=open("/dev/null", "w"))
-    assert Alert.objects.count() == 1
+    alerts = list(Alert.objects.values_list("rule__name", "state", "summary"))
+    assert len(alerts) == 1, alerts
     assert PredictionEvent.objects.count() >= before
 
 

@@ -19,6 +19,7 @@ USERS = [
     ("dana", roles.DATA_SCIENTIST, ["credit"], "Dana Scientist"),
     ("mel", roles.ML_ENGINEER, ["credit"], "Mel Engineer"),
     ("otto", roles.DATA_SCIENTIST, ["fraud"], "Otto Outsider"),
+    ("mara", roles.DATA_SCIENTIST, ["marketing"], "Mara Marketer"),
     ("bea", roles.BUSINESS_APPROVER, [], "Bea Approver"),
     ("rick", roles.RISK_OFFICER, [], "Rick Risk"),
     ("audrey", roles.AUDITOR, [], "Audrey Auditor"),

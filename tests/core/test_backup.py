@@ -29,7 +29,7 @@ def artifact_dir(settings, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_round_trips_database_and_artifacts_into_a_fresh_instance(artifact_dir, tmp_path):
-    call_command("seed_demo")
+    call_command("seed_demo", parts="")  # teams and users; tests/demo/ runs the whole story
     blob = store_stream([b"model-bytes-" * 1000])
     users, teams, events = get_user_model().objects.count(), Team.objects.count(), AuditEvent.objects.count()
     archive = tmp_path / "backup.tar.gz"
@@ -61,7 +61,7 @@ def _rewrite(archive_path, out_path, mutate):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_corrupt_truncated_or_hostile_archive_and_changes_nothing(artifact_dir, tmp_path):
-    call_command("seed_demo")
+    call_command("seed_demo", parts="")
     store_stream([b"weights"])
     good = tmp_path / "good.tar.gz"
     call_command("backup", str(good))
@@ -95,7 +95,7 @@ def test_it_refuses_a_corrupt_truncated_or_hostile_archive_and_changes_nothing(a
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_to_restore_over_existing_data(artifact_dir, tmp_path):
-    call_command("seed_demo")
+    call_command("seed_demo", parts="")
     archive = tmp_path / "b.tar.gz"
     call_command("backup", str(archive))
     with pytest.raises(CommandError, match="empty instance"):

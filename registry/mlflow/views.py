@@ -85,7 +85,7 @@ def _params(request) -> dict:
         return {}
     try:
         data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply (was a 500)
         raise invalid("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise invalid("The request body must be a JSON object.")

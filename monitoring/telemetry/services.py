@@ -409,6 +409,28 @@ def events_ingest(*, user, events, deployment: int | None = None) -> dict:
     return {"received": len(events), "stored": stored, "duplicates": len(events) - stored, "data_tests": results}
 
 
+def _rows_by_event_id(model, deployment_id: int, ids: list[str], column: str) -> list[tuple]:
+    """``column`` of the rows of ``model`` with these event ids, probing the unique (deployment, event_id) index.
+
+    On PostgreSQL a join on ``unnest`` of the ids: with ``event_id IN (…)`` the planner, misled by
+    stale statistics after bulk loads, may scan every row of the deployment through the timestamp index.
+    """
+    if connection.vendor == "postgresql":
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT t.{column} FROM unnest(%s::varchar[]) AS i(event_id) "  # noqa: S608 (our names)
+                f"JOIN {table} t ON t.deployment_id = %s AND t.event_id = i.event_id",
+                [ids, deployment_id],
+            )
+            return cursor.fetchall()
+    out = []
+    for start in range(0, len(ids), 2000):
+        out.extend(model.objects.filter(deployment_id=deployment_id, event_id__in=ids[start : start + 2000])
+                   .values_list(column))
+    return out
+
+
 def ground_truth_ingest(*, user, labels, deployment: int | None = None) -> dict:
     """Store realised labels joined later by event id; a label already stored is kept (safe retries)."""
     _check_batch_shape(labels, "labels")
@@ -441,12 +463,7 @@ def ground_truth_ingest(*, user, labels, deployment: int | None = None) -> dict:
             by_dep[dep_id].append(event_id)
         existing = set()
         for dep_id, ids in by_dep.items():
-            for start in range(0, len(ids), 2000):
-                existing.update(
-                    (dep_id, e) for e in GroundTruth.objects.filter(
-                        deployment_id=dep_id, event_id__in=ids[start : start + 2000]
-                    ).values_list("event_id", flat=True)
-                )
+            existing.update((dep_id, e) for e, in _rows_by_event_id(GroundTruth, dep_id, ids, "event_id"))
         new = [
             GroundTruth(deployment_id=dep_id, event_id=event_id, label=label, received_at=now)
             for (dep_id, event_id), label in rows.items()
@@ -457,12 +474,9 @@ def ground_truth_ingest(*, user, labels, deployment: int | None = None) -> dict:
         minutes: dict[int, set[datetime]] = defaultdict(set)
         matched = 0
         for dep_id, ids in by_dep.items():
-            for start in range(0, len(ids), 2000):
-                for ts in PredictionEvent.objects.filter(
-                    deployment_id=dep_id, event_id__in=ids[start : start + 2000]
-                ).values_list("timestamp", flat=True):
-                    minutes[dep_id].add(ts.replace(second=0, microsecond=0))
-                    matched += 1
+            for (ts,) in _rows_by_event_id(PredictionEvent, dep_id, ids, "timestamp"):
+                minutes[dep_id].add(ts.replace(second=0, microsecond=0))
+                matched += 1
         _mark_minutes(minutes)
     return {"received": len(labels), "stored": len(new), "duplicates": len(labels) - len(new), "matched_events": matched}
 

@@ -128,7 +128,7 @@ def seed(stdout, context):
         dataset = _dataset(dana, version, holdout, reference, features=CREDIT_FEATURES, sensitive=["gender", "age_band"],
                            positive_label=0, label="default")  # favourable outcome: no default
         for kind, params in (("fairness", {}), ("drift", {}),
-                             ("explainability", {"sample_size": demo_rows(200, 50), "background_size": 50, "pdp_rows": 200})):
+                             ("explainability", {"sample_size": demo_rows(120, 50), "background_size": 50, "pdp_rows": 200})):
             report, _ = services.report_request(user=dana, version=version, dataset=dataset, kind=kind, parameters=params)
             requested.append(report)
             lines.append(f"  credit-scorer v{version.version} {kind}: /monitoring/reports/{report.pk}/")

@@ -7,7 +7,7 @@ class GovernanceConfig(AppConfig):
 
     def ready(self):
         # Registers the built-in gate kinds; other apps add theirs in their own ready().
-        from django.db.models.signals import post_save
+        from django.db.models.signals import post_migrate, post_save
 
         from governance import gates  # noqa: F401
         from registry.models import ModelVersion
@@ -16,6 +16,20 @@ class GovernanceConfig(AppConfig):
         # "version.registered" webhook listens for the row. post_save runs inside the
         # registration transaction, so the outbox row commits (or rolls back) with the version.
         post_save.connect(_version_registered, sender=ModelVersion, dispatch_uid="governance.version_registered")
+        # A flush (`manage.py flush`, transactional tests) empties every table and then sends
+        # post_migrate; put the default environments back so the instance stays usable.
+        post_migrate.connect(_ensure_default_environments, sender=self, dispatch_uid="governance.default_environments")
+
+
+def _ensure_default_environments(sender, using="default", **kwargs):
+    import importlib
+
+    from django.apps import apps
+
+    from governance.models import Environment
+
+    if not Environment.objects.using(using).exists():
+        importlib.import_module("governance.migrations.0002_seed_environments").seed(apps, None)
 
 
 def _version_registered(sender, instance, created, raw=False, **kwargs):

@@ -33,6 +33,9 @@ FORMAT_VERSION = 1
 CHUNK = 1024 * 1024
 # Rebuilt by migrate on the target; dumping them would clash with its rows.
 EXCLUDED_MODELS = ["contenttypes", "auth.permission", "sessions", "admin.logentry"]
+# Rows that migrations (or post_migrate) seed into every new instance: an "empty" instance
+# holds them, and restore replaces them with the archive's own (possibly edited) rows.
+SEEDED_MODELS = ["governance.Environment"]
 
 
 class BackupError(Exception):
@@ -112,9 +115,10 @@ def _safe_member_name(name: str) -> str:
 def _database_is_empty() -> bool:
     from django.apps import apps
 
+    seeded = {label.lower() for label in SEEDED_MODELS}
     for model in apps.get_models():
         label = model._meta.label_lower
-        if label.startswith(("contenttypes.", "auth.permission", "auth.group", "sessions.", "admin.")):
+        if label in seeded or label.startswith(("contenttypes.", "auth.permission", "auth.group", "sessions.", "admin.")):
             continue
         if model._meta.managed and not model._meta.proxy and model.objects.exists():
             return False
@@ -194,6 +198,11 @@ def _load(members_dir: Path) -> None:
                     store.save(name, File(handle, name=name))
             written.append(name)
         with transaction.atomic():
+            from django.apps import apps
+
+            for label in SEEDED_MODELS:
+                if apps.is_installed(label.split(".")[0]):
+                    apps.get_model(label).objects.all().delete()
             management.call_command("loaddata", str(members_dir / "database.json"), verbosity=0)
     except Exception:
         for name in written:  # all-or-nothing: remove what this restore added to the store

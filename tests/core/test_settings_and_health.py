@@ -59,3 +59,16 @@ def test_readyz_reports_503_when_the_artifact_store_is_unusable(db, settings, tm
         storages._storages.pop("artifacts", None)
     assert response.status_code == 503
     assert response.json()["checks"]["artifact_store"]["ok"] is False
+
+
+def test_check_deploy_is_clean_with_the_production_settings_of_env_example():
+    production = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            production[key] = value
+    production["SECRET_KEY"] = "a-production-grade-secret-key-" + "x" * 40
+    production.pop("EMAIL_BACKEND", None)
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=production | {"MODELGATE_VAR_DIR": "/tmp/mg-check-deploy"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

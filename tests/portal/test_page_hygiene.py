@@ -58,3 +58,14 @@ def test_it_sets_no_csrf_cookie_on_an_anonymous_404(db):
     assert response.status_code == 404 and "csrftoken" not in response.cookies
     login = Client().get("/accounts/login/")
     assert "csrftoken" in login.cookies and 'rel="icon" href="data:,"' in login.content.decode()
+
+
+def test_it_answers_a_signed_in_user_404_for_an_unknown_address(ds_owner):
+    """An unknown URL has no resolver_match; the nav must still render (it was a 500)."""
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(ds_owner)
+    response = client.get("/registry/no-such-page/")
+    assert response.status_code == 404 and 'aria-current="page"' not in response.content.decode()
+    assert 'aria-current="page">Models' in client.get("/registry/models/").content.decode()

@@ -245,3 +245,30 @@ def test_personal_tokens_are_hashed_at_rest(world, ds_owner, mle_teammate, admin
     _, raw = tokens["ds_owner"]
     stored = json.dumps(list(ApiToken.objects.values()), default=str)
     assert raw not in stored and raw[10:] not in stored
+
+
+# --- model files: a malicious pickle is never loaded ----------------------------------------------
+
+
+class _Payload:
+    """Unpickling this creates a file: proof that code ran."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+@pytest.mark.parametrize("path", ["model/model.pkl", "model/model.joblib", "model/model.pickle"])
+def test_a_malicious_pickle_is_refused_and_never_runs(tmp_path, settings, path):
+    import pickle
+
+    from monitoring.reports.loading import ReportInputError, load_model
+
+    assert settings.MODELGATE_ALLOW_PICKLE is False  # the default
+    sentinel = tmp_path / "pwned"
+    data = pickle.dumps(_Payload(str(sentinel)))
+    with pytest.raises(ReportInputError, match="MODELGATE_ALLOW_PICKLE"):
+        load_model(data, path=path, framework="sklearn", task="classification", allow_pickle=settings.MODELGATE_ALLOW_PICKLE)
+    assert not sentinel.exists()

@@ -5,7 +5,7 @@ import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -18,9 +18,6 @@ from tests.factories import TeamFactory, UserFactory
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
-
-pytestmark = pytest.mark.xdist_group("fuzz")
-
 
 @pytest.fixture
 def _keep_test_connection():
@@ -45,7 +42,16 @@ def fuzz_headers(db, _keep_test_connection):
     return {"Authorization": f"Bearer {raw}"}
 
 
-@schema.parametrize()
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_api_never_answers_5xx_or_breaks_its_schema(case, fuzz_headers):
-    case.call_and_validate(headers=fuzz_headers, checks=[not_a_server_error, response_schema_conformance])
+# One pytest item per operation, parametrized by pytest itself: schemathesis' own
+# ``schema.parametrize()`` gives every operation the same node id, so pytest-xdist ran one of them.
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
+def test_api_never_answers_5xx_or_breaks_its_schema(operation, fuzz_headers):
+    @given(case=operation.as_strategy())
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def check(case):
+        case.call_and_validate(headers=fuzz_headers, checks=[not_a_server_error, response_schema_conformance])
+
+    check()

@@ -63,6 +63,10 @@ class WebhookEvent(models.TextChoices):
     REQUEST_REJECTED = "request.rejected", "Promotion request rejected"
     DEPLOYED = "deployment.deployed", "Deployed"
     ROLLED_BACK = "deployment.rolled_back", "Rolled back"
+    # Emitted by SLA monitoring (monitoring.telemetry) through the same signed outbox.
+    ALERT_OPENED = "alert.opened", "SLA alert opened"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", "SLA alert acknowledged"
+    ALERT_RESOLVED = "alert.resolved", "SLA alert resolved"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -156,3 +156,23 @@ def test_it_rejects_an_incomplete_burn_rate_rule(ds_owner, deployment):
     with pytest.raises(ApplicationError) as exc:
         _rule(deployment, ds_owner, kind="burn_rate", metric="throughput", objective=1.5)
     assert {"metric", "objective", "burn_policy"} <= set(exc.value.fields)
+
+
+def test_it_writes_a_signed_webhook_delivery_to_the_outbox_when_an_alert_opens_and_resolves(
+    ds_owner, admin_user, deployment, settings
+):
+    from governance.models import WebhookDelivery
+    from governance.services import webhook_create
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    webhook_create(user=admin_user, name="pager", url="https://93.184.216.34/modelgate",  # public literal; only the outbox row is written
+                   events=["alert.opened", "alert.resolved"])
+    rule = _rule(deployment, ds_owner, for_count=1, window_minutes=1)
+    t0 = base_minute(30)
+    _minute(ds_owner, deployment, rule, t0, latency_ms=400)
+    assert rule.state == RuleState.FIRING
+    opened = WebhookDelivery.objects.get(event="alert.opened")
+    assert opened.payload["data"]["rule"] == "p95 under 100 ms" if "data" in opened.payload else opened.payload
+    for k in range(1, 4):
+        _minute(ds_owner, deployment, rule, t0 + timedelta(minutes=k), latency_ms=30)
+    assert WebhookDelivery.objects.filter(event="alert.resolved").count() == 1

@@ -19,10 +19,15 @@ def broker_down():
     saved = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url = "redis://127.0.0.1:6399/0"
     app.conf.task_always_eager = False
-    app._pool = None  # the producer pool is built from broker_url on first use
+    # Connection and producer pools are built from broker_url on first use and cached:
+    # drop them so publishing really goes to the dead address.
+    app._pool = None
+    app.amqp._producer_pool = None
+    assert ":6399" in app.connection_for_write().as_uri()
     yield app
     app.conf.broker_url, app.conf.task_always_eager = saved
     app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)

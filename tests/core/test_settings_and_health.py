@@ -8,7 +8,10 @@ from tests.conftest import ROOT
 
 
 def _manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    # A clean process environment: nothing of the test run's own settings (DJANGO_ALLOW_ASYNC_UNSAFE
+    # is set for the live-server tests and would trip the deployment check).
+    dropped = ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=60)
 
 

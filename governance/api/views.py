@@ -35,7 +35,7 @@ from governance.models import (
     WebhookAllowedAddress,
     WebhookDelivery,
 )
-from modelgate.api.viewsets import RestrictedViewSetMixin
+from modelgate.api.viewsets import ViewScopedLookupMixin, parse_input
 from modelgate.core.audit import HASHED_FIELDS, verify_chain
 from modelgate.core.errors import ApplicationError, NotFoundError
 from modelgate.core.models import AuditEvent, Team
@@ -64,19 +64,6 @@ def _environment(slug: str) -> Environment:
     return env
 
 
-def _parse(serializer_class, request, **kwargs):
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class _ViewFirst(RestrictedViewSetMixin):
-    """Look objects up with "view": writes go through services, which lock and
-    check the team themselves; outside the user's scope the lookup is a 404."""
-
-    def get_restrict_action(self) -> str:
-        return "view"
-
 
 # --- environments -------------------------------------------------------------------
 
@@ -85,7 +72,7 @@ class _ViewFirst(RestrictedViewSetMixin):
     list=extend_schema(summary="Environments and their policies", responses={200: s.EnvironmentSerializer(many=True)}),
     retrieve=extend_schema(summary="An environment and its policy", responses={200: s.EnvironmentSerializer, **ERRORS}),
 )
-class EnvironmentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class EnvironmentViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Environment.objects.order_by("order")
     serializer_class = s.EnvironmentSerializer
     lookup_field = "slug"
@@ -95,7 +82,7 @@ class EnvironmentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModel
                    responses={200: s.EnvironmentSerializer, **ERRORS})
     def partial_update(self, request, slug=None):
         env = self.get_object()
-        data = _parse(s.EnvironmentPolicyInput, request, partial=True)
+        data = parse_input(s.EnvironmentPolicyInput, request, partial=True)
         env = services.environment_update_policy(user=request.user, environment=env, data=dict(data))
         return Response(s.EnvironmentSerializer(env).data)
 
@@ -108,7 +95,7 @@ class EnvironmentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModel
     retrieve=extend_schema(summary="A promotion request with its evidence and approvals",
                            responses={200: s.PromotionRequestSerializer, **ERRORS}),
 )
-class PromotionRequestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PromotionRequestViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """A request to put a version into an environment: draft → pending → approved | rejected |
     cancelled | expired → deployed. Illegal transitions answer 409 saying why."""
 
@@ -137,7 +124,7 @@ class PromotionRequestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
     @extend_schema(summary="Open a promotion request (draft)", request=s.PromotionRequestCreateInput,
                    responses={201: s.PromotionRequestSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.PromotionRequestCreateInput, request)
+        data = parse_input(s.PromotionRequestCreateInput, request)
         version = _visible_version(request.user, data["version_id"])
         req = services.promotion_request_create(
             user=request.user, version=version, environment=_environment(data["environment"]),
@@ -148,7 +135,7 @@ class PromotionRequestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
     @extend_schema(summary="Edit a draft's reason or justification", request=s.PromotionRequestUpdateInput,
                    responses={200: s.PromotionRequestSerializer, **ERRORS})
     def partial_update(self, request, pk=None):
-        data = _parse(s.PromotionRequestUpdateInput, request)
+        data = parse_input(s.PromotionRequestUpdateInput, request)
         req = services.promotion_request_update(user=request.user, request=self.get_object(), **data)
         return Response(s.PromotionRequestSerializer(self._fresh(req)).data)
 
@@ -167,7 +154,7 @@ class PromotionRequestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
 
     def _act(self, func, input_class=None, **extra):
         req = self.get_object()
-        data = _parse(input_class, self.request) if input_class else {}
+        data = parse_input(input_class, self.request) if input_class else {}
         result = func(user=self.request.user, request=req, **data, **extra)
         return Response(s.PromotionRequestSerializer(self._fresh(req if result is None else result)).data)
 
@@ -205,7 +192,7 @@ class PromotionRequestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
     @action(detail=True, methods=["post"])
     def deploy(self, request, pk=None):
         req = self.get_object()
-        data = _parse(s.DeployInput, request)
+        data = parse_input(s.DeployInput, request)
         deployment = services.promotion_request_deploy(user=request.user, request=req, **data)
         deployment = selectors.deployment_list(request.user).get(pk=deployment.pk)
         return Response(s.DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
@@ -218,7 +205,7 @@ class PromotionRequestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
     list=extend_schema(summary="Deployments (history included)", responses={200: s.DeploymentSerializer(many=True)}),
     retrieve=extend_schema(summary="A deployment", responses={200: s.DeploymentSerializer, **ERRORS}),
 )
-class DeploymentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeploymentViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Which versions serve a model in an environment, since when, by whose approval."""
 
     queryset = Deployment.objects.all()
@@ -242,7 +229,7 @@ class DeploymentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelM
     @extend_schema(summary="Deploy directly where the policy allows it (Dev); optional A/B or canary split",
                    request=s.DirectDeploymentInput, responses={201: s.DeploymentSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.DirectDeploymentInput, request)
+        data = parse_input(s.DirectDeploymentInput, request)
         version = _visible_version(request.user, data["version_id"])
         splits = None
         if data.get("splits"):
@@ -270,7 +257,7 @@ class DeploymentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelM
                    responses={201: s.DeploymentSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        data = _parse(s.NoteInput, request)
+        data = parse_input(s.NoteInput, request)
         restored = services.deployment_rollback(user=request.user, deployment=self.get_object(), **data)
         return Response(s.DeploymentSerializer(self._fresh(restored)).data, status=status.HTTP_201_CREATED)
 
@@ -278,7 +265,7 @@ class DeploymentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelM
                    responses={200: s.DeploymentSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
-        data = _parse(s.NoteInput, request)
+        data = parse_input(s.NoteInput, request)
         deployment = services.deployment_retire(user=request.user, deployment=self.get_object(), **data)
         return Response(s.DeploymentSerializer(self._fresh(deployment)).data)
 
@@ -286,7 +273,7 @@ class DeploymentViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelM
                    responses={200: s.DeploymentSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
-        data = _parse(s.RequiredCommentInput, request)
+        data = parse_input(s.RequiredCommentInput, request)
         deployment = services.deployment_mark_reviewed(user=request.user, deployment=self.get_object(), **data)
         return Response(s.DeploymentSerializer(self._fresh(deployment)).data)
 
@@ -308,7 +295,7 @@ class GovernanceAlertViewSet(viewsets.ViewSet):
     list=extend_schema(summary="Version lifecycle states (absent = active)", responses={200: s.VersionLifecycleSerializer(many=True)}),
     retrieve=extend_schema(summary="A version's lifecycle state", responses={200: s.VersionLifecycleSerializer, **ERRORS}),
 )
-class VersionLifecycleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class VersionLifecycleViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = VersionLifecycle.objects.all()
     serializer_class = s.VersionLifecycleSerializer
     filterset_class = VersionLifecycleFilterSet
@@ -321,7 +308,7 @@ class VersionLifecycleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
     @extend_schema(summary="Retire or archive a version (it can no longer be promoted)", request=s.LifecycleInput,
                    responses={200: s.VersionLifecycleSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.LifecycleInput, request)
+        data = parse_input(s.LifecycleInput, request)
         lifecycle = services.version_set_lifecycle(
             user=request.user, version=_visible_version(request.user, data["version_id"]), state=data["state"], reason=data["reason"],
         )
@@ -332,7 +319,7 @@ class VersionLifecycleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Retrieve
     list=extend_schema(summary="CI test results", responses={200: s.CITestResultSerializer(many=True)}),
     retrieve=extend_schema(summary="A CI test result", responses={200: s.CITestResultSerializer, **ERRORS}),
 )
-class CITestResultViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CITestResultViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """CI posts unit, end-to-end, acceptance (p95 latency) and A/B-comparison results to a version."""
 
     queryset = CITestResult.objects.all()
@@ -345,7 +332,7 @@ class CITestResultViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(summary="Post a CI test result", request=s.CITestResultInput, responses={201: s.CITestResultSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.CITestResultInput, request)
+        data = parse_input(s.CITestResultInput, request)
         version = _visible_version(request.user, data.pop("version_id"))
         result = services.ci_test_result_post(user=request.user, version=version, **data)
         return Response(s.CITestResultSerializer(selectors.ci_test_result_list(request.user).get(pk=result.pk)).data,
@@ -359,7 +346,7 @@ class CITestResultViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveMode
     list=extend_schema(summary="Webhook subscriptions", responses={200: s.WebhookSerializer(many=True)}),
     retrieve=extend_schema(summary="A webhook subscription", responses={200: s.WebhookSerializer, **ERRORS}),
 )
-class WebhookViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WebhookViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Webhook.objects.all()
     serializer_class = s.WebhookSerializer
 
@@ -369,7 +356,7 @@ class WebhookViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @extend_schema(summary="Subscribe a URL (checked against SSRF); the secret is shown once",
                    request=s.WebhookInput, responses={201: s.WebhookCreatedSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.WebhookInput, request)
+        data = parse_input(s.WebhookInput, request)
         team = None
         if data.get("team"):
             team = Team.objects.filter(slug=data["team"]).first()
@@ -380,7 +367,7 @@ class WebhookViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     @extend_schema(summary="Change a webhook", request=s.WebhookUpdateInput, responses={200: s.WebhookSerializer, **ERRORS})
     def partial_update(self, request, pk=None):
-        data = _parse(s.WebhookUpdateInput, request)
+        data = parse_input(s.WebhookUpdateInput, request)
         hook = services.webhook_update(user=request.user, webhook=self.get_object(), data=dict(data))
         return Response(s.WebhookSerializer(hook).data)
 
@@ -394,7 +381,7 @@ class WebhookViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixi
     list=extend_schema(summary="Webhook delivery log (status, attempts, last error)", responses={200: s.WebhookDeliverySerializer(many=True)}),
     retrieve=extend_schema(summary="A webhook delivery", responses={200: s.WebhookDeliverySerializer, **ERRORS}),
 )
-class WebhookDeliveryViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WebhookDeliveryViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = WebhookDelivery.objects.all()
     serializer_class = s.WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilterSet
@@ -415,7 +402,7 @@ class WebhookDeliveryViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveM
     list=extend_schema(summary="Webhook address allow-list", responses={200: s.WebhookAllowedAddressSerializer(many=True)}),
     retrieve=extend_schema(summary="An allow-list entry", responses={200: s.WebhookAllowedAddressSerializer, **ERRORS}),
 )
-class WebhookAllowedAddressViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WebhookAllowedAddressViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Private or loopback networks that webhooks may reach anyway (admins)."""
 
     queryset = WebhookAllowedAddress.objects.all()
@@ -423,7 +410,7 @@ class WebhookAllowedAddressViewSet(_ViewFirst, mixins.ListModelMixin, mixins.Ret
 
     @extend_schema(summary="Allow a network", request=s.AllowedAddressInput, responses={201: s.WebhookAllowedAddressSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.AllowedAddressInput, request)
+        data = parse_input(s.AllowedAddressInput, request)
         entry = services.webhook_allow_address(user=request.user, **data)
         return Response(s.WebhookAllowedAddressSerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -479,7 +466,7 @@ def _json_rows(queryset):
     list=extend_schema(summary="Audit trail (filter by time range, model, actor, action)", responses={200: s.AuditEventSerializer(many=True)}),
     retrieve=extend_schema(summary="An audit event", responses={200: s.AuditEventSerializer, **ERRORS}),
 )
-class AuditEventViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AuditEventViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The append-only, hash-chained audit trail (auditors and admins)."""
 
     queryset = AuditEvent.objects.all()

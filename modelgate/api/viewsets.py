@@ -36,3 +36,19 @@ class RestrictedModelViewSet(
     viewsets.GenericViewSet,
 ):
     """List/retrieve with restriction; writes are explicit actions calling services."""
+
+
+class ViewScopedLookupMixin(RestrictedViewSetMixin):
+    """Look objects up with "view" whatever the method: writes go through services,
+    which lock the row and check the team themselves; outside the user's scope the
+    lookup is a 404, so nothing leaks."""
+
+    def get_restrict_action(self) -> str:
+        return "view"
+
+
+def parse_input(serializer_class, request, **kwargs) -> dict:
+    """Validate ``request.data`` with an input serializer; a 400 naming the fields otherwise."""
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from modelgate.api.viewsets import RestrictedViewSetMixin
+from modelgate.api.viewsets import ViewScopedLookupMixin, parse_input
 from modelgate.core.errors import ApplicationError, NotFoundError, PayloadTooLargeError
 from monitoring.telemetry import selectors, services
 from monitoring.telemetry.api import serializers as s
@@ -23,11 +23,6 @@ ERRORS = {code: OpenApiResponse(description="Error envelope {error: {code, messa
           for code in (400, 401, 403, 404, 409, 413)}
 _READ_TELEMETRY = ["telemetry.view_hourbucket"]
 
-
-def _parse(serializer_class, request, **kwargs):
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _check_body_size(request) -> None:
@@ -79,18 +74,11 @@ class GroundTruthIngestView(APIView):
         return Response(services.ground_truth_ingest(user=request.user, labels=labels, deployment=deployment))
 
 
-class _ViewFirst(RestrictedViewSetMixin):
-    """Look up with "view"; services check the team for writes (outside the scope: 404)."""
-
-    def get_restrict_action(self) -> str:
-        return "view"
-
-
 @extend_schema_view(
     list=extend_schema(summary="SLA rules", responses={200: s.SlaRuleSerializer(many=True)}),
     retrieve=extend_schema(summary="An SLA rule with its evaluation state", responses={200: s.SlaRuleSerializer, **ERRORS}),
 )
-class SlaRuleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SlaRuleViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """SLA/KPI rules: a condition held for `for_count` evaluations fires (Prometheus semantics), or an SLO burn rate."""
 
     queryset = SlaRule.objects.all()
@@ -106,7 +94,7 @@ class SlaRuleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     @extend_schema(summary="Create an SLA rule", request=s.SlaRuleInput, responses={201: s.SlaRuleSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.SlaRuleInput, request)
+        data = parse_input(s.SlaRuleInput, request)
         deployment = selectors.deployments_for(request.user).filter(pk=data.pop("deployment")).first()
         if deployment is None:
             raise NotFoundError("No such deployment.", fields={"deployment": ["No deployment with this id is visible to you."]})
@@ -116,7 +104,7 @@ class SlaRuleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @extend_schema(summary="Edit an SLA rule", request=s.SlaRuleUpdateInput, responses={200: s.SlaRuleSerializer, **ERRORS})
     def partial_update(self, request, pk=None):
         rule = self.get_object()
-        data = _parse(s.SlaRuleUpdateInput, request, partial=True)
+        data = parse_input(s.SlaRuleUpdateInput, request, partial=True)
         rule = services.sla_rule_update(user=request.user, rule=rule, data=data)
         return Response(s.SlaRuleSerializer(self._fresh(rule)).data)
 
@@ -130,7 +118,7 @@ class SlaRuleViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixi
     list=extend_schema(summary="Alerts (one per breach episode)", responses={200: s.AlertSerializer(many=True)}),
     retrieve=extend_schema(summary="An alert", responses={200: s.AlertSerializer, **ERRORS}),
 )
-class AlertViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AlertViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """open → acknowledged → resolved; the evaluator resolves an alert when its metric recovers."""
 
     queryset = Alert.objects.all()
@@ -148,14 +136,14 @@ class AlertViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(summary="Acknowledge (someone is on it)", request=s.AcknowledgeInput, responses={200: s.AlertSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
-        data = _parse(s.AcknowledgeInput, request)
+        data = parse_input(s.AcknowledgeInput, request)
         alert = services.alert_acknowledge(user=request.user, alert=self.get_object(), **data)
         return Response(s.AlertSerializer(self._fresh(alert)).data)
 
     @extend_schema(summary="Resolve by hand (say how)", request=s.ResolveInput, responses={200: s.AlertSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        data = _parse(s.ResolveInput, request)
+        data = parse_input(s.ResolveInput, request)
         alert = services.alert_resolve(user=request.user, alert=self.get_object(), **data)
         return Response(s.AlertSerializer(self._fresh(alert)).data)
 
@@ -164,7 +152,7 @@ class AlertViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     list=extend_schema(summary="Data tests run on incoming batches", responses={200: s.DataTestSerializer(many=True)}),
     retrieve=extend_schema(summary="A data test and its last result", responses={200: s.DataTestSerializer, **ERRORS}),
 )
-class DataTestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DataTestViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = DataTest.objects.all()
     serializer_class = s.DataTestSerializer
     filterset_class = DataTestFilterSet
@@ -176,7 +164,7 @@ class DataTestViewSet(_ViewFirst, mixins.ListModelMixin, mixins.RetrieveModelMix
     @extend_schema(summary="Add a data test (null rate, type, range, allowed values; with a tolerance)",
                    request=s.DataTestInput, responses={201: s.DataTestSerializer, **ERRORS})
     def create(self, request):
-        data = _parse(s.DataTestInput, request)
+        data = parse_input(s.DataTestInput, request)
         deployment = selectors.deployments_for(request.user).filter(pk=data.pop("deployment")).first()
         if deployment is None:
             raise NotFoundError("No such deployment.", fields={"deployment": ["No deployment with this id is visible to you."]})

@@ -1,7 +1,6 @@
 """Portal views shared by every app: login, home/inbox, error pages, and the
 small helpers every portal view uses (HTMX partial detection, pagination)."""
 
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponseServerError
@@ -27,11 +26,6 @@ def paginate(request, queryset, per_page: int = PAGE_SIZE) -> dict:
     params.pop("page", None)
     encoded = params.urlencode()
     return {"page_obj": page_obj, "querystring_without_page": f"{encoded}&" if encoded else ""}
-
-
-class LoginView(auth_views.LoginView):
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
 
 
 @login_required

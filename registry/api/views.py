@@ -19,7 +19,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from modelgate.api.viewsets import RestrictedViewSetMixin
+from modelgate.api.viewsets import RestrictedViewSetMixin, parse_input
 from modelgate.core.errors import ApplicationError, PayloadTooLargeError
 from registry import selectors, services, storage
 from registry.api import serializers as s
@@ -472,9 +472,7 @@ class DatasetViewSet(_LineageRecordViewSet):
 
     @extend_schema(summary="Declare a dataset", request=s.DatasetSerializer, responses={201: s.DatasetSerializer, **ERRORS})
     def create(self, request):
-        data = s.DatasetSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        dataset = services.dataset_create(user=request.user, **data.validated_data)
+        dataset = services.dataset_create(user=request.user, **parse_input(s.DatasetSerializer, request))
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -487,9 +485,7 @@ class DatasetVersionViewSet(_LineageRecordViewSet):
 
     @extend_schema(summary="Record a dataset version (URI, hash, rows, schema)", request=s.DatasetVersionSerializer, responses={201: s.DatasetVersionSerializer, **ERRORS})
     def create(self, request):
-        data = s.DatasetVersionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = parse_input(s.DatasetVersionSerializer, request)
         dataset = selectors.datasets(user=request.user).filter(pk=fields.pop("dataset").pk).first()
         if dataset is None:
             raise ApplicationError("dataset: unknown dataset.", fields={"dataset": ["unknown dataset"]})
@@ -506,7 +502,5 @@ class TrainingRunViewSet(_LineageRecordViewSet):
 
     @extend_schema(summary="Record a training run", request=s.TrainingRunSerializer, responses={201: s.TrainingRunSerializer, **ERRORS})
     def create(self, request):
-        data = s.TrainingRunSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        run = services.trainingrun_create(user=request.user, **data.validated_data)
+        run = services.trainingrun_create(user=request.user, **parse_input(s.TrainingRunSerializer, request))
         return Response(s.TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)

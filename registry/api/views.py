@@ -31,6 +31,7 @@ from registry.filtersets import (
     TrainingRunFilterSet,
 )
 from registry.models import Artifact, Dataset, DatasetVersion, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+from registry.request_body import iter_request_body
 
 NAME_PARAM = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model name")
 VERSION_PARAM = OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.PATH, description="Version number")
@@ -385,10 +386,10 @@ class ArtifactView(APIView):
         if int(raw_length) > limit:
             raise PayloadTooLargeError(f"The file is larger than the limit of {limit} bytes.", fields={"file": ["too large"]})
         expected = request.headers.get("X-Content-SHA256") or query.validated_data.get("sha256")
-        # The Django request is a file-like over the WSGI input (bounded by Content-Length):
-        # reading it in chunks never holds the body in memory. Nothing has read request.data.
+        # The body is read in chunks (bounded by Content-Length), never held in memory;
+        # nothing has read request.data.
         artifact = services.artifact_upload(
-            user=request.user, version=obj, path=clean_path, chunks=storage.iter_chunks(request._request),
+            user=request.user, version=obj, path=clean_path, chunks=iter_request_body(request._request, storage.CHUNK_SIZE),
             kind=query.validated_data["kind"], expected_sha256=expected,
             content_type=request.content_type if request.content_type != "application/octet-stream" else "",
         )

@@ -112,6 +112,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-modelgate.sqlite3")
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
+# Hot reads (core.prepared) PREPARE their statements once per PostgreSQL connection.
+# Turn off behind a pooler in transaction mode (PgBouncer), where a session's
+# prepared statements are not there on the next transaction.
+DB_SERVER_SIDE_PREPARE = env_bool("DB_SERVER_SIDE_PREPARE", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker, cache, Celery --------------------------------------------------

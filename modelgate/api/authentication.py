@@ -1,26 +1,42 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from modelgate.core import login_throttle
 from modelgate.core.models import ApiToken
+from modelgate.core.prepared import prepared, str_placeholder
+
+_TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
+_USER_FIELDS = [f.attname for f in get_user_model()._meta.concrete_fields]
+
+
+def _token_by_hash(key_hash: str):
+    """The unrevoked token with this hash and its user, or None (every API request asks: prepared)."""
+    query = prepared(
+        ("core", "token_by_hash"),
+        lambda key_hash: ApiToken.objects.filter(key_hash=key_hash, revoked_at__isnull=True).values(
+            *_TOKEN_FIELDS, *(f"user__{name}" for name in _USER_FIELDS)
+        ),
+        key_hash=str_placeholder("key_hash"),
+    )
+    rows = query.run(key_hash=key_hash)
+    if not rows:
+        return None
+    token = ApiToken.from_db("default", _TOKEN_FIELDS, [rows[0][name] for name in _TOKEN_FIELDS])
+    token.user = get_user_model().from_db("default", _USER_FIELDS, [rows[0][f"user__{name}"] for name in _USER_FIELDS])
+    return token
 
 
 def authenticate_token(raw: str):
     """Return (user, token) for an active token, else raise AuthenticationFailed."""
-    token = (
-        ApiToken.objects.active()
-        .select_related("user")
-        .filter(key_hash=ApiToken.hash_key(raw))
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+    token = _token_by_hash(ApiToken.hash_key(raw))
     now = timezone.now()
+    if token is None or (token.expires_at is not None and token.expires_at <= now) or not token.user.is_active:
+        raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
     interval = timedelta(seconds=settings.API_TOKEN_TOUCH_INTERVAL_SECONDS)
     if token.last_used_at is None or now - token.last_used_at > interval:
         # Touch at most once a minute: a write per request would dominate read latency.

@@ -9,8 +9,11 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from modelgate.core import login_throttle, roles  # noqa: F401 - connects the login-failure receiver
+        from modelgate.core import login_throttle, permissions, prepared, roles  # noqa: F401 - connects the login-failure receiver
 
         # Framework glue: permissions exist only after every app migrated, so
         # role → permission grants are synced after migrate, not in a migration.
         post_migrate.connect(roles.sync_role_permissions, dispatch_uid="core.sync_roles")
+        # A flush re-creates permission rows under new ids.
+        post_migrate.connect(permissions.clear_permission_id_cache, dispatch_uid="core.clear_permission_ids")
+        post_migrate.connect(prepared.clear_cache, dispatch_uid="core.clear_prepared_queries")

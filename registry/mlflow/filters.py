@@ -102,27 +102,66 @@ def _like_regex(pattern: str) -> str:
     return "^" + "".join(out) + "$"
 
 
-def _condition(path: str, op: str, value, *, annotate=None) -> Q:
+@dataclass(frozen=True)
+class Condition:
+    """One parsed filter condition: ``lookup`` (ORM path and lookup) compared with ``value``."""
+
+    lookup: str
+    value: object
+    negate: bool = False
+    tag: str | None = None  # compare the text of this tag (annotated) instead of a column
+    or_untagged: bool = False  # tags.k != 'v' also matches rows without the tag, as in MLflow
+
+    @property
+    def shape(self) -> tuple:
+        """Everything but the compared value: conditions of one shape compile to the same SQL."""
+        size = len(self.value) if isinstance(self.value, list) else None
+        return (self.lookup, self.negate, self.tag, self.or_untagged, size)
+
+
+def _condition(path: str, op: str, value, **extra) -> Condition:
     if op == "=":
-        return Q(**{path: value})
+        return Condition(path, value, **extra)
     if op == "!=":
-        return ~Q(**{path: value})
+        return Condition(path, value, negate=True, **extra)
     if op in ("LIKE", "ILIKE"):
         if "%" not in value and "_" not in value:
-            return Q(**{f"{path}__iexact" if op == "ILIKE" else path: value})
-        return Q(**{f"{path}__{'iregex' if op == 'ILIKE' else 'regex'}": _like_regex(value)})
+            return Condition(f"{path}__iexact" if op == "ILIKE" else path, value, **extra)
+        return Condition(f"{path}__{'iregex' if op == 'ILIKE' else 'regex'}", _like_regex(value), **extra)
     if op == "IN":
-        return Q(**{f"{path}__in": value})
+        return Condition(f"{path}__in", value, **extra)
     lookup = {"<": "lt", ">": "gt", "<=": "lte", ">=": "gte"}[op]
-    return Q(**{f"{path}__{lookup}": value})
+    return Condition(f"{path}__{lookup}", value, **extra)
+
+
+def apply_conditions(queryset: QuerySet, conditions: list[Condition]) -> QuerySet:
+    annotations = {}
+    for number, condition in enumerate(conditions):
+        if condition.tag is not None:
+            # Cast: plain text lookups (a bare key transform compares JSON values on SQLite).
+            annotations[f"_mlflow_tag{number}"] = Cast(KeyTextTransform(condition.tag, "tags"), output_field=TextField())
+    if annotations:
+        queryset = queryset.annotate(**annotations)
+    for number, condition in enumerate(conditions):
+        path = condition.lookup.replace("<tag>", f"_mlflow_tag{number}")
+        q = Q(**{path: condition.value})
+        if condition.negate:
+            q = ~q
+        if condition.or_untagged:
+            q = Q(**{f"_mlflow_tag{number}__isnull": True}) | q
+        queryset = queryset.filter(q)
+    return queryset
 
 
 def apply_filter(queryset: QuerySet, filter_string: str | None, kind: Kind) -> QuerySet:
+    return apply_conditions(queryset, parse_filter(filter_string, kind))
+
+
+def parse_filter(filter_string: str | None, kind: Kind) -> list[Condition]:
     if not filter_string or not filter_string.strip():
-        return queryset
+        return []
     tokens = _tokens(filter_string)
-    conditions: list[Q] = []
-    annotations: dict = {}
+    conditions: list[Condition] = []
     i = 0
     while i < len(tokens):
         if conditions:
@@ -169,14 +208,8 @@ def apply_filter(queryset: QuerySet, filter_string: str | None, kind: Kind) -> Q
             tag = key.split(".", 1)[1].strip("`")
             if op not in _STR:
                 raise invalid(f"Invalid filter {filter_string!r}: tags support =, !=, LIKE and ILIKE.")
-            alias = f"_mlflow_tag{len(annotations)}"
-            # Cast: plain text lookups (a bare key transform compares JSON values on SQLite).
-            annotations[alias] = Cast(KeyTextTransform(tag, "tags"), output_field=TextField())
-            condition = _condition(alias, op, str(value))
-            if op == "!=":
-                # As MLflow: an untagged row matches (the client itself sends tag.`mlflow.prompt.is_prompt` != 'true').
-                condition = Q(**{f"{alias}__isnull": True}) | condition
-            conditions.append(condition)
+            # As MLflow, != also matches untagged rows (the client itself sends tag.`mlflow.prompt.is_prompt` != 'true').
+            conditions.append(_condition("<tag>", op, str(value), tag=tag, or_untagged=op == "!="))
             continue
         lowered = lowered.removeprefix("attributes.").removeprefix("attribute.").strip("`")
         if lowered not in kind.fields:
@@ -192,14 +225,12 @@ def apply_filter(queryset: QuerySet, filter_string: str | None, kind: Kind) -> Q
                 value = int(value)
             except (TypeError, ValueError):
                 raise invalid(f"Invalid filter {filter_string!r}: version_number compares with an integer.") from None
+            if not -(2**31) <= value < 2**31:
+                raise invalid(f"Invalid filter {filter_string!r}: version_number is out of range.")
         elif op != "IN" and not isinstance(value, str):
             raise invalid(f"Invalid filter {filter_string!r}: {key} compares with a quoted string.")
         conditions.append(_condition(path, op, value))
-    if annotations:
-        queryset = queryset.annotate(**annotations)
-    for condition in conditions:
-        queryset = queryset.filter(condition)
-    return queryset
+    return conditions
 
 
 def order_by(values, kind: Kind) -> list[str]:

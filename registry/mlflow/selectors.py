@@ -4,14 +4,18 @@ length (versions, their aliases, their stages; models, their latest versions).""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
-from modelgate.core.permissions import restrict
-from registry.mlflow import governance, wire
+from modelgate.core.permissions import NOTHING, restrict, restrict_as, restriction
+from modelgate.core.prepared import int_placeholder, prepared, str_placeholder
+from registry.mlflow import filters, governance, wire
 from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+MAX_INT = 2**31 - 1  # version numbers are 32-bit integer columns
 
 
 def models(*, user, action: str = "view") -> QuerySet[RegisteredModel]:
@@ -63,28 +67,86 @@ def version_number(raw) -> int:
         number = int(str(raw))
     except (TypeError, ValueError):
         raise invalid(f"Parameter 'version' must be an integer, got {raw!r}.") from None
-    if number < 1:
+    if not 1 <= number <= MAX_INT:
         raise invalid(f"Parameter 'version' must be a positive integer, got {raw!r}.")
     return number
 
 
+# --- single-row reads, prepared (core.prepared): the same querysets as models() and
+# versions(), compiled once per restriction decision instead of on every request.
+
+_MODEL_FIELDS = [f.attname for f in RegisteredModel._meta.concrete_fields]
+_VERSION_FIELDS = [f.attname for f in ModelVersion._meta.concrete_fields]
+_VERSION_ANNOTATIONS = ("creator_username", "mlflow_aliases", *governance.stage_annotations())
+
+
+def _restricted_rows(model, user, key: str, build, action: str = "view", **values) -> list[dict]:
+    """Rows of a prepared ``.values()`` query over ``restrict(model, user, action)``."""
+    decided = restriction(user, model, action)
+    if decided == NOTHING:
+        return []
+    placeholders = {"user_id": int_placeholder()}
+    for name, value in values.items():
+        placeholders[name] = int_placeholder() if isinstance(value, int) else str_placeholder(name)
+
+    def build_for(user_id, **filters):
+        base = restrict_as(model.objects.all(), decided, user_id, action)
+        return build(base, **filters)
+
+    query = prepared(("registry.mlflow", key, decided, action), build_for, **placeholders)
+    return query.run(user_id=user.pk, **values)
+
+
+def _model_from_row(row: dict, prefix: str = "") -> RegisteredModel:
+    return RegisteredModel.from_db("default", _MODEL_FIELDS, [row[prefix + name] for name in _MODEL_FIELDS])
+
+
+def _version_from_row(row: dict) -> ModelVersion:
+    version = ModelVersion.from_db("default", _VERSION_FIELDS, [row[name] for name in _VERSION_FIELDS])
+    version.registered_model = _model_from_row(row, "registered_model__")
+    for name in _VERSION_ANNOTATIONS:
+        setattr(version, name, row[name])
+    return version
+
+
+def _version_values(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(
+        creator_username=F("created_by__username"), mlflow_aliases=_alias_names(), **governance.stage_annotations()
+    ).values(*_VERSION_FIELDS, *(f"registered_model__{name}" for name in _MODEL_FIELDS), *_VERSION_ANNOTATIONS)
+
+
 def model_get(*, user, name: str) -> RegisteredModel:
-    model = models(user=user).filter(name=name).first()
-    if model is None:
+    rows = _restricted_rows(
+        RegisteredModel, user, "model_by_name",
+        lambda qs, name: qs.filter(name=name).annotate(creator_username=F("created_by__username")).values(*_MODEL_FIELDS, "creator_username")[:1],
+        name=name,
+    )
+    if not rows:
         raise model_not_found(name)
+    model = _model_from_row(rows[0])
+    model.creator_username = rows[0]["creator_username"]
     return model
 
 
 def version_get(*, user, name: str, version) -> ModelVersion:
     number = version_number(version)
-    obj = versions(user=user).filter(registered_model__name=name, version=number).first()
-    if obj is None:
+    rows = _restricted_rows(
+        ModelVersion, user, "version_by_number",
+        lambda qs, name, number: _version_values(qs.filter(registered_model__name=name, version=number))[:1],
+        name=name, number=number,
+    )
+    if not rows:
         raise version_not_found(name, number)
-    return obj
+    return _version_from_row(rows[0])
 
 
 def version_by_alias(*, user, name: str, alias: str) -> ModelVersion:
-    obj = versions(user=user).filter(registered_model__name=name, aliases__alias=alias).first()
+    rows = _restricted_rows(
+        ModelVersion, user, "version_by_alias",
+        lambda qs, name, alias: _version_values(qs.filter(registered_model__name=name, aliases__alias=alias))[:1],
+        name=name, alias=alias,
+    )
+    obj = _version_from_row(rows[0]) if rows else None
     if obj is None:
         model_get(user=user, name=name)  # a missing (or invisible) model is 404
         # MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404.
@@ -107,6 +169,24 @@ def version_wire(version: ModelVersion) -> dict:
     return versions_wire([version])[0]
 
 
+_NEWEST_ANNOTATIONS = ("creator_username", *governance.stage_annotations())
+
+
+def _newest_versions(**ids):
+    newest = Subquery(
+        ModelVersion.objects.filter(registered_model_id=OuterRef("registered_model_id")).order_by("-version").values("version")[:1]
+    )
+    return ModelVersion.objects.filter(registered_model_id__in=list(ids.values()), version=newest).annotate(
+        creator_username=F("created_by__username"), **governance.stage_annotations()
+    ).values(*_VERSION_FIELDS, *_NEWEST_ANNOTATIONS)
+
+
+def _model_aliases(**ids):
+    return ModelAlias.objects.filter(registered_model_id__in=list(ids.values())).order_by("alias").values_list(
+        "registered_model_id", "alias", "version__version"
+    )
+
+
 def models_wire(items: list[RegisteredModel]) -> list[dict]:
     """Wire dicts for models with their newest version and aliases: +1 query for the
     newest versions (a correlated subquery on the (model, version) index, stages
@@ -114,19 +194,17 @@ def models_wire(items: list[RegisteredModel]) -> list[dict]:
     if not items:
         return []
     ids = [m.pk for m in items]
-    newest = Subquery(
-        ModelVersion.objects.filter(registered_model_id=OuterRef("registered_model_id")).order_by("-version").values("version")[:1]
-    )
-    latest = list(
-        ModelVersion.objects.filter(registered_model_id__in=ids, version=newest).annotate(
-            creator_username=F("created_by__username"), **governance.stage_annotations()
-        )
-    )
-    by_model = {v.registered_model_id: v for v in latest}
+    placeholders = {f"id{i}": int_placeholder() for i in range(len(ids))}
+    values = {f"id{i}": pk for i, pk in enumerate(ids)}
+    latest_rows = prepared(("registry.mlflow", "newest_versions", len(ids)), _newest_versions, **placeholders).run(**values)
+    by_model = {}
+    for row in latest_rows:
+        version = ModelVersion.from_db("default", _VERSION_FIELDS, [row[name] for name in _VERSION_FIELDS])
+        for name in _NEWEST_ANNOTATIONS:
+            setattr(version, name, row[name])
+        by_model[version.registered_model_id] = version
     aliases: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for model_id, alias, number in (
-        ModelAlias.objects.filter(registered_model_id__in=ids).order_by("alias").values_list("registered_model_id", "alias", "version__version")
-    ):
+    for model_id, alias, number in prepared(("registry.mlflow", "model_aliases", len(ids)), _model_aliases, **placeholders).run(**values):
         aliases[model_id].append((alias, number))
     out = []
     for model in items:
@@ -136,6 +214,58 @@ def models_wire(items: list[RegisteredModel]) -> list[dict]:
             latest_wire = [wire.model_version(newest_version, model_name=model.name, stage=governance.stage_of(newest_version))]
         out.append(wire.registered_model(model, latest_versions=latest_wire, aliases=aliases.get(model.pk, ())))
     return out
+
+
+# --- searches, prepared per filter shape, ordering and page window -----------------
+
+
+def _condition_values(conditions: list[filters.Condition]) -> dict:
+    values = {}
+    for number, condition in enumerate(conditions):
+        if isinstance(condition.value, list):
+            values.update({f"c{number}_{i}": item for i, item in enumerate(condition.value)})
+        else:
+            values[f"c{number}"] = condition.value
+    return values
+
+
+def _conditions_with(conditions: list[filters.Condition], values: dict) -> list[filters.Condition]:
+    out = []
+    for number, condition in enumerate(conditions):
+        if isinstance(condition.value, list):
+            value = [values[f"c{number}_{i}"] for i in range(len(condition.value))]
+        else:
+            value = values[f"c{number}"]
+        out.append(dataclasses.replace(condition, value=value))
+    return out
+
+
+def models_page(*, user, conditions: list, ordering: list[str], offset: int, limit: int) -> list[RegisteredModel]:
+    """One page of ``models()`` matching the parsed filter ``conditions``."""
+
+    def build(qs, **values):
+        qs = filters.apply_conditions(qs.annotate(creator_username=F("created_by__username")), _conditions_with(conditions, values))
+        return qs.order_by(*ordering).values(*_MODEL_FIELDS, "creator_username")[offset:offset + limit]
+
+    key = ("models_page", tuple(c.shape for c in conditions), tuple(ordering), offset, limit)
+    rows = _restricted_rows(RegisteredModel, user, key, build, **_condition_values(conditions))
+    page = []
+    for row in rows:
+        model = _model_from_row(row)
+        model.creator_username = row["creator_username"]
+        page.append(model)
+    return page
+
+
+def versions_page(*, user, conditions: list, ordering: list[str], offset: int, limit: int) -> list[ModelVersion]:
+    """One page of ``versions()`` matching the parsed filter ``conditions``."""
+
+    def build(qs, **values):
+        qs = filters.apply_conditions(qs, _conditions_with(conditions, values))
+        return _version_values(qs.order_by(*ordering))[offset:offset + limit]
+
+    key = ("versions_page", tuple(c.shape for c in conditions), tuple(ordering), offset, limit)
+    return [_version_from_row(row) for row in _restricted_rows(ModelVersion, user, key, build, **_condition_values(conditions))]
 
 
 def latest_versions(*, user, model: RegisteredModel, stages: list[str]) -> list[ModelVersion]:

@@ -21,6 +21,7 @@ from rest_framework import exceptions as drf_exceptions
 from modelgate.api.authentication import BasicPasswordAuthentication, BearerTokenAuthentication
 from modelgate.core import roles
 from modelgate.core.errors import ApplicationError
+from modelgate.core.prepared import int_placeholder, prepared
 from registry import services as registry_services
 from registry.mlflow import filters, governance, selectors, services, wire
 from registry.mlflow.wire import ENDPOINT_NOT_FOUND, UNAUTHENTICATED, MlflowError, invalid
@@ -58,21 +59,26 @@ def _prime_permission_caches(user) -> None:
     answers for this request at a third of the round trips — most of a read's
     cost here. Superusers never reach the cache (``has_perm`` answers True first).
     """
-    # order_by(): a UNION's parts carry no ORDER BY (Permission has a default ordering).
-    role_rows = Group.objects.filter(user=user, name__in=roles.ROLES).order_by().values_list(
-        Value("role", output_field=CharField()), "name", Value("", output_field=CharField())
-    )
-    perm_rows = Permission.objects.filter(Q(group__user=user) | Q(user=user)).order_by().values_list(
-        Value("perm", output_field=CharField()), "content_type__app_label", "codename"
-    )
+    query = prepared(("registry.mlflow", "roles_and_permissions"), _roles_and_permissions, user_id=int_placeholder())
     found_roles, perms = set(), set()
-    for kind, first, second in role_rows.union(perm_rows, all=True):
+    for kind, first, second in query.run(user_id=user.pk):
         if kind == "role":
             found_roles.add(first)
         else:
             perms.add(f"{first}.{second}")
     user._modelgate_roles = found_roles
     user._perm_cache = perms
+
+
+def _roles_and_permissions(user_id):
+    # order_by(): a UNION's parts carry no ORDER BY (Permission has a default ordering).
+    role_rows = Group.objects.filter(user=user_id, name__in=roles.ROLES).order_by().values_list(
+        Value("role", output_field=CharField()), "name", Value("", output_field=CharField())
+    )
+    perm_rows = Permission.objects.filter(Q(group__user=user_id) | Q(user=user_id)).order_by().values_list(
+        Value("perm", output_field=CharField()), "content_type__app_label", "codename"
+    )
+    return role_rows.union(perm_rows, all=True)
 
 
 def _params(request) -> dict:
@@ -184,9 +190,10 @@ def _delete_model(user, params):
 def _search_models(user, params):
     limit = filters.max_results(params.get("max_results"), default=100)
     offset = filters.decode_page_token(params.get("page_token"))
-    qs = filters.apply_filter(selectors.models(user=user), _optional(params, "filter"), filters.MODELS)
-    qs = qs.order_by(*filters.order_by(_as_list(params.get("order_by")), filters.MODELS))
-    page = list(qs[offset:offset + limit + 1])  # one extra row says whether a next page exists
+    page = selectors.models_page(  # one extra row says whether a next page exists
+        user=user, conditions=filters.parse_filter(_optional(params, "filter"), filters.MODELS),
+        ordering=filters.order_by(_as_list(params.get("order_by")), filters.MODELS), offset=offset, limit=limit + 1,
+    )
     out = {"registered_models": selectors.models_wire(page[:limit])}
     if len(page) > limit:
         out["next_page_token"] = filters.encode_page_token(offset + limit)
@@ -266,9 +273,10 @@ def _delete_version(user, params):
 def _search_versions(user, params):
     limit = filters.max_results(params.get("max_results"), default=filters.MAX_RESULTS_CAP)
     offset = filters.decode_page_token(params.get("page_token"))
-    qs = filters.apply_filter(selectors.versions(user=user), _optional(params, "filter"), filters.VERSIONS)
-    qs = qs.order_by(*filters.order_by(_as_list(params.get("order_by")), filters.VERSIONS))
-    page = list(qs[offset:offset + limit + 1])
+    page = selectors.versions_page(
+        user=user, conditions=filters.parse_filter(_optional(params, "filter"), filters.VERSIONS),
+        ordering=filters.order_by(_as_list(params.get("order_by")), filters.VERSIONS), offset=offset, limit=limit + 1,
+    )
     out = {"model_versions": selectors.versions_wire(page[:limit])}
     if len(page) > limit:
         out["next_page_token"] = filters.encode_page_token(offset + limit)

@@ -47,6 +47,7 @@ from governance.models import (
 )
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+from modelgate.core.prepared import int_placeholder, prepared
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 
@@ -807,20 +808,27 @@ def _deployment_payload(deployment: Deployment, splits: list[dict]) -> dict:
     }
 
 
-def _emit(event: str, model: RegisteredModel | None, data: dict) -> list[WebhookDelivery]:
-    """Write one outbox row per subscribed webhook, in the caller's transaction; send on commit."""
+def _hooks_for_team(team_id):
     from django.db.models import Q
 
-    hooks = Webhook.objects.filter(is_active=True)
-    if model is not None:
-        hooks = hooks.filter(Q(team__isnull=True) | Q(team_id=model.team_id))
-    else:
-        hooks = hooks.filter(team__isnull=True)
+    return Webhook.objects.filter(Q(team__isnull=True) | Q(team_id=team_id), is_active=True).values_list("pk", "events")
+
+
+def _subscribed_hooks(model: RegisteredModel | None) -> list[tuple[int, list]]:
+    """(id, events) of the active webhooks a model's events go to (every version registration asks: prepared)."""
+    if model is None:
+        return list(Webhook.objects.filter(is_active=True, team__isnull=True).values_list("pk", "events"))
+    query = prepared(("governance", "hooks_for_team"), _hooks_for_team, team_id=int_placeholder())
+    return query.run(team_id=model.team_id)
+
+
+def _emit(event: str, model: RegisteredModel | None, data: dict) -> list[WebhookDelivery]:
+    """Write one outbox row per subscribed webhook, in the caller's transaction; send on commit."""
     payload = {"event": event, "occurred_at": timezone.now().isoformat(), "data": data}
     deliveries = [
-        WebhookDelivery(webhook=hook, event=event, payload=payload)
-        for hook in hooks
-        if not hook.events or event in hook.events
+        WebhookDelivery(webhook_id=hook_id, event=event, payload=payload)
+        for hook_id, events in _subscribed_hooks(model)
+        if not events or event in events
     ]
     if not deliveries:
         return []

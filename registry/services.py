@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -20,7 +21,8 @@ from guardian.shortcuts import assign_perm, remove_perm
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
-from modelgate.core.permissions import has_action_perm, restrict
+from modelgate.core.permissions import NOTHING, has_action_perm, permission_id, restrict, restrict_as, restriction
+from modelgate.core.prepared import int_placeholder, prepared, str_placeholder
 from registry import schemas, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
@@ -30,6 +32,7 @@ from registry.models import (
     ModelAlias,
     ModelVersion,
     RegisteredModel,
+    RegisteredModelGroupObjectPermission,
     TrainingRun,
     VersionParent,
 )
@@ -64,18 +67,52 @@ def _require_action(user, model, action: str) -> None:
         raise PermissionDeniedError(f"Your role does not allow {action} on {model._meta.verbose_name_plural}.")
 
 
+def _membership(user_id, group_id):
+    return get_user_model().groups.through.objects.filter(user_id=user_id, group_id=group_id).values_list("pk")[:1]
+
+
 def _require_team_member(user, team: Team) -> None:
     if user.is_superuser or roles.has_role(user, roles.ADMIN):
         return
-    if not user.groups.filter(pk=team.group_id).exists():
+    query = prepared(("registry", "membership"), _membership, user_id=int_placeholder(), group_id=int_placeholder())
+    if not query.run(user_id=user.pk, group_id=team.group_id):
         raise PermissionDeniedError(
             f"You are not a member of team {team.slug!r}.", fields={"team": ["You are not a member of this team."]}
         )
 
 
+_MODEL_FIELDS = [f.attname for f in RegisteredModel._meta.concrete_fields]
+_TEAM_FIELDS = [f.attname for f in Team._meta.concrete_fields]
+
+
+def _locked_model(user, pk: int, action: str) -> RegisteredModel | None:
+    """The model (with its team) under a row lock, through the restricted queryset.
+
+    Every write to a model or its versions starts here, so the query is prepared
+    (core.prepared): compiled once per restriction decision, not per request.
+    """
+    decided = restriction(user, RegisteredModel, action)
+    if decided == NOTHING:
+        return None
+
+    def build(user_id, pk):
+        return (
+            restrict_as(RegisteredModel.objects.all(), decided, user_id, action).filter(pk=pk)
+            .select_for_update(of=("self",)).values(*_MODEL_FIELDS, *(f"team__{name}" for name in _TEAM_FIELDS))
+        )
+
+    query = prepared(("registry", "locked_model", decided, action), build, user_id=int_placeholder(), pk=int_placeholder())
+    rows = query.run(user_id=user.pk, pk=pk)
+    if not rows:
+        return None
+    model = RegisteredModel.from_db("default", _MODEL_FIELDS, [rows[0][name] for name in _MODEL_FIELDS])
+    model.team = Team.from_db("default", _TEAM_FIELDS, [rows[0][f"team__{name}"] for name in _TEAM_FIELDS])
+    return model
+
+
 def _lock_model_for_change(user, model: RegisteredModel, action: str = "change") -> RegisteredModel:
     """Re-read the model under a row lock through the restricted queryset: another team's model is 404."""
-    locked = restrict(RegisteredModel.objects.select_related("team"), user, action).select_for_update(of=("self",)).filter(pk=model.pk).first()
+    locked = _locked_model(user, model.pk, action)
     if locked is None:
         if not has_action_perm(user, RegisteredModel, action):
             raise PermissionDeniedError(f"Your role does not allow {action} on registered models.")
@@ -104,17 +141,19 @@ def registered_model_create(*, user, name: str, team: Team, description: str = "
         name=name, team=team, description=description, tags=tags, created_by=user, updated_by=user,
         created_at=now, updated_at=now,
     )
-    _full_clean(model, validate_unique=False)
-    if RegisteredModel.objects.filter(name=name).exists():
-        # Same answer whether or not the caller can see the other model: names are global.
-        raise ConflictError(f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]})
+    # The team and the user are rows we just read: no need for full_clean's existence queries.
+    _full_clean(model, exclude=["team", "created_by", "updated_by"], validate_unique=False)
     try:
         with transaction.atomic():
             model.save(force_insert=True)
     except IntegrityError:
+        # Same answer whether or not the caller can see the other model: names are global.
         raise ConflictError(f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]}) from None
-    for perm in TEAM_MODEL_PERMS:
-        assign_perm(f"registry.{perm}", team.group, model)
+    # The owning team's object permissions in one INSERT (guardian's assign_perm is ~5 queries each).
+    RegisteredModelGroupObjectPermission.objects.bulk_create(
+        RegisteredModelGroupObjectPermission(permission_id=permission_id(RegisteredModel, perm), group_id=team.group_id, content_object=model)
+        for perm in TEAM_MODEL_PERMS
+    )
     audit.record(
         action="registry.model.create", obj=model, **_model_audit(model),
         changes=audit.diff({}, {"name": name, "team": team.slug, "description": description, "tags": tags}),
@@ -279,9 +318,13 @@ def _normalise_parents(parents: Iterable | None) -> list[tuple[ModelVersion, str
 
 @transaction.atomic
 def modelversion_register(
-    *, user, registered_model: RegisteredModel, idempotency_key: str | None = None, **fields
+    *, user, registered_model: RegisteredModel, idempotency_key: str | None = None, ready: bool = False, **fields
 ) -> tuple[ModelVersion, bool]:
     """Register the next version of a model. Returns ``(version, created)``.
+
+    ``ready=True`` is for a version whose files will not be uploaded here (an
+    MLflow ``source`` in an external store): it is READY at once, in this
+    transaction, instead of ``pending_upload`` until finalized.
 
     The number comes from ``RegisteredModel.last_version`` read under a row lock
     (``select_for_update``): concurrent registrations queue on that lock, so
@@ -304,10 +347,11 @@ def modelversion_register(
             return existing, False
     now = timezone.now()
     version = ModelVersion(
-        registered_model=model, version=model.last_version + 1, status=VersionStatus.PENDING_UPLOAD,
+        registered_model=model, version=model.last_version + 1,
+        status=VersionStatus.READY if ready else VersionStatus.PENDING_UPLOAD,
         idempotency_key=idempotency_key, created_by=user, created_at=now, updated_at=now, **fields,
     )
-    _full_clean(version, exclude=["registered_model"], validate_unique=False)
+    _full_clean(version, exclude=["registered_model", "created_by"], validate_unique=False)
     version.save(force_insert=True)
     model.last_version = version.version
     model.updated_at = now
@@ -324,6 +368,7 @@ def modelversion_register(
             "version": version.version, "framework": version.framework, "metrics": version.metrics,
             "source_commit": version.source_commit, "trained_on": [str(dv) for dv in trained_on],
             "parents": [f"{p} ({rel})" for p, rel in parents], "idempotency_key": idempotency_key,
+            "status": version.status,
         }),
     )
     return version, True
@@ -481,13 +526,25 @@ def _check_artifact_writable(version: ModelVersion, path: str) -> None:
 # --- aliases ----------------------------------------------------------------
 
 
+_ALIAS_FIELDS = [f.attname for f in ModelAlias._meta.concrete_fields]
+
+
+def _alias_row(model_id, alias):
+    return ModelAlias.objects.filter(registered_model_id=model_id, alias=alias).values(*_ALIAS_FIELDS, "version__version")
+
+
 @transaction.atomic
 def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: ModelVersion) -> ModelAlias:
     model = _lock_model_for_change(user, registered_model)
     if version.registered_model_id != model.pk:
         raise ApplicationError("version: belongs to another model.", fields={"version": ["belongs to another model"]})
-    existing = ModelAlias.objects.filter(registered_model=model, alias=alias).first()
-    before = existing.version.version if existing else None
+    rows = prepared(("registry", "alias"), _alias_row, model_id=int_placeholder(), alias=str_placeholder("alias")).run(
+        model_id=model.pk, alias=alias
+    )
+    existing = ModelAlias.from_db("default", _ALIAS_FIELDS, [rows[0][name] for name in _ALIAS_FIELDS]) if rows else None
+    before = rows[0]["version__version"] if rows else None
+    if existing is not None:
+        existing.registered_model = model  # the row we locked: str() and the audit need it
     obj = existing or ModelAlias(registered_model=model, alias=alias, version=version)
     obj.version = version
     obj.updated_at = timezone.now()

@@ -102,7 +102,9 @@ def record(
         request_id=ctx.request_id,
         client_ip=ctx.client_ip,
     )
-    with transaction.atomic():
+    # savepoint=False: callers write inside their own transaction, and an error here
+    # must roll all of it back anyway; a savepoint would only add two round trips.
+    with transaction.atomic(savepoint=False):
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(
             pk=1, defaults={"last_hash": GENESIS_HASH}
         )

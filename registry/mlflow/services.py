@@ -17,6 +17,7 @@ from modelgate.core import audit, jobs
 from modelgate.core.errors import ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, restrict
+from modelgate.core.prepared import int_placeholder, prepared
 from registry import services as registry_services
 from registry import storage
 from registry.choices import VersionStatus
@@ -45,17 +46,25 @@ def tags_from_wire(raw) -> dict[str, str]:
     return tags
 
 
+_TEAM_FIELDS = [f.attname for f in Team._meta.concrete_fields]
+
+
+def _my_teams(user_id):
+    return Team.objects.filter(group__user=user_id).order_by("pk").values(*_TEAM_FIELDS)[:2]
+
+
 def team_for_create(*, user, tags: dict) -> tuple[Team, dict]:
     """The owning team of a model created through MLflow, and the tags left to store."""
     tags = dict(tags)
     slug = tags.pop(TEAM_TAG, None)
-    teams = Team.objects.filter(group__user=user)
     if slug:
-        team = teams.filter(slug=slug).first()
+        team = Team.objects.filter(group__user=user, slug=slug).first()
         if team is None:
             raise MlflowError("PERMISSION_DENIED", f"You are not a member of team {slug!r} (tag {TEAM_TAG}).")
         return team, tags
-    mine = list(teams[:2])
+    # Every create asks this: prepared (core.prepared).
+    rows = prepared(("registry.mlflow", "my_teams"), _my_teams, user_id=int_placeholder()).run(user_id=user.pk)
+    mine = [Team.from_db("default", _TEAM_FIELDS, [row[name] for name in _TEAM_FIELDS]) for row in rows]
     if len(mine) == 1:
         return mine[0], tags
     if not mine:
@@ -85,13 +94,14 @@ def model_version_create(
     validate_source(source)  # always: no tag or flag skips this
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
+    verify = needs_verification(source)
     version, _ = registry_services.modelversion_register(
         user=user, registered_model=model, source_uri=source, run_id=run_id, tags=tags or {}, description=description,
+        ready=not verify,
     )
-    if needs_verification(source):
+    if verify:
         jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
-        return version
-    return registry_services.modelversion_finalize(user=user, version=version, status=VersionStatus.READY)
+    return version
 
 
 def needs_verification(source: str) -> bool:

@@ -1,0 +1,113 @@
+"""Prepared queries (core.prepared) and the lean team restriction (core.permissions).
+
+What must hold: a prepared query answers exactly what building the queryset
+afresh answers, for every value it is re-run with; a query whose lookup rewrites
+its value is built per call instead (still right); and the two-subquery
+restriction sees exactly the rows guardian's ``get_objects_for_user`` sees.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm, get_objects_for_user
+
+from modelgate.core import permissions, prepared
+from registry import services
+from registry.models import RegisteredModel
+from tests.factories import TeamFactory, UserFactory
+from tests.registry.factories import make_model
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def models(ds_owner, team_credit, outsider, team_fraud):
+    credit = [make_model(ds_owner, team_credit, name=f"credit-{i}") for i in range(3)]
+    fraud = [make_model(outsider, team_fraud, name=f"fraud-{i}") for i in range(2)]
+    return credit, fraud
+
+
+def by_name(name):
+    return RegisteredModel.objects.filter(name=name).values("pk", "name")
+
+
+def test_a_prepared_query_answers_what_a_fresh_queryset_does_for_every_value(models):
+    query = prepared.PreparedQuery(by_name, {"name": prepared.str_placeholder("name")})
+
+    assert not query.fallback
+    for name in ("credit-0", "fraud-1", "no-such-model", "credit-%", "it's"):
+        assert query.run(name=name) == list(by_name(name))
+
+
+def test_it_is_compiled_once_and_then_runs_one_query_per_call(models):
+    key = ("tests", "by_name")
+    prepared.clear_cache()
+    first = prepared.prepared(key, by_name, name=prepared.str_placeholder("name"))
+    assert prepared.prepared(key, by_name, name=prepared.str_placeholder("name")) is first
+    first.run(name="credit-1")  # on PostgreSQL, PREPAREs it on this connection
+
+    with CaptureQueriesContext(connection) as queries:
+        assert [row["name"] for row in first.run(name="credit-2")] == ["credit-2"]
+    assert len(queries) == 1
+    if connection.vendor == "postgresql":
+        assert queries[0]["sql"].startswith("EXECUTE mg_")
+
+
+def test_a_lookup_that_rewrites_its_value_falls_back_to_building_per_call(models):
+    def containing(text):
+        return RegisteredModel.objects.filter(name__contains=text).order_by("name").values_list("name", flat=False)
+
+    query = prepared.PreparedQuery(containing, {"text": prepared.str_placeholder("text")})
+
+    assert query.fallback  # "contains" wraps the value in %…%: it never reaches the SQL as given
+    assert [row[0] for row in query.run(text="fraud")] == ["fraud-0", "fraud-1"]
+    assert [row[0] for row in query.run(text="edit-1")] == ["credit-1"]
+
+
+def test_integer_placeholders_fit_every_integer_column(models):
+    # Django turns out-of-range integer lookups into "no rows" at compile time; a
+    # placeholder there would freeze the query as empty.
+    query = prepared.PreparedQuery(
+        lambda last: RegisteredModel.objects.filter(last_version__lte=last).values("name"),
+        {"last": prepared.int_placeholder()},
+    )
+    assert not query.fallback
+    assert len(query.run(last=0)) == 5
+
+
+def guardian_rows(user, action="view"):
+    codename = "view_registeredmodel" if action == "view" else "change_registeredmodel"
+    allowed = get_objects_for_user(
+        user, f"registry.{codename}", klass=RegisteredModel.objects.all(), accept_global_perms=False, with_superuser=False
+    )
+    return set(allowed.values_list("name", flat=True))
+
+
+def restricted_rows(user, action="view"):
+    return set(permissions.restrict(RegisteredModel.objects.all(), user, action).values_list("name", flat=True))
+
+
+def test_the_lean_restriction_sees_exactly_what_guardian_sees(models, ds_owner, outsider, team_credit, team_fraud):
+    credit, fraud = models
+    loner = UserFactory(username="lou", roles=["data_scientist"], teams=[])
+    two_teams = UserFactory(username="tess", roles=["data_scientist"], teams=[team_credit, TeamFactory(slug="ops")])
+    services.registered_model_share(user=ds_owner, model=credit[0], grantee=loner)  # a user-level share
+    services.registered_model_share(user=ds_owner, model=credit[1], team=team_fraud)  # a team-level share
+    assign_perm("registry.change_registeredmodel", loner, fraud[0])  # a user-level right to change
+
+    for user in (ds_owner, outsider, loner, two_teams):
+        for action in ("view", "change"):
+            assert restricted_rows(user, action) == guardian_rows(user, action), (user.username, action)
+    assert restricted_rows(loner) == {"credit-0"}
+    assert restricted_rows(loner, "change") == {"fraud-0"}
+    assert restricted_rows(outsider) == {"credit-1", "fraud-0", "fraud-1"}
+    assert restricted_rows(outsider, "change") == {"fraud-0", "fraud-1"}
+    assert restricted_rows(two_teams, "change") == {"credit-0", "credit-1", "credit-2"}
+
+
+def test_permission_ids_are_forgotten_when_a_flush_recreates_them(models, ds_owner):
+    permissions.permission_id(RegisteredModel, "view_registeredmodel")
+    assert permissions._permission_ids
+    permissions.clear_permission_id_cache()  # what post_migrate (run by every flush) calls
+    assert not permissions._permission_ids
+    assert restricted_rows(ds_owner) == {"credit-0", "credit-1", "credit-2"}

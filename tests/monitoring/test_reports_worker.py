@@ -52,7 +52,13 @@ def _request(user, version, dataset, kind, parameters=None) -> Report:
 
 
 def _finished(report, timeout=120) -> Report:
-    wait_for(lambda: Report.objects.get(pk=report.pk).is_finished, timeout=timeout, interval=0.3)
+    # The handler stores the report's outcome, then the job runner closes the Job a
+    # moment later (its own write): wait for both, or the job may still read "running".
+    def done():
+        current = Report.objects.select_related("job").get(pk=report.pk)
+        return current.is_finished and current.job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    wait_for(done, timeout=timeout, interval=0.3)
     report = Report.objects.select_related("job").get(pk=report.pk)
     assert report.is_finished, f"report {report.kind} still {report.status} (job {report.job.status}, {report.job.progress}%)"
     return report

@@ -18,10 +18,6 @@ from registry.models import ModelAlias, ModelVersion, RegisteredModel
 MAX_INT = 2**31 - 1  # version numbers are 32-bit integer columns
 
 
-def models(*, user, action: str = "view") -> QuerySet[RegisteredModel]:
-    return restrict(RegisteredModel.objects.annotate(creator_username=F("created_by__username")), user, action)
-
-
 class _AliasList(Func):
     """Comma-joined alias names of the outer version, as one column (alias names hold no commas)."""
 

@@ -130,8 +130,22 @@ def _model_audit(model: RegisteredModel) -> dict:
 # --- registered models ------------------------------------------------------
 
 
-@transaction.atomic
 def registered_model_create(*, user, name: str, team: Team, description: str = "", tags: dict | None = None) -> RegisteredModel:
+    try:
+        return _registered_model_create(user=user, name=name, team=team, description=description, tags=tags)
+    except IntegrityError:
+        # The name is unique. The transaction is rolled back as a whole (no savepoint
+        # around the INSERT: two round trips on every create); say why if that was it.
+        if RegisteredModel.objects.filter(name=name).exists():
+            # Same answer whether or not the caller can see the other model: names are global.
+            raise ConflictError(
+                f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]}
+            ) from None
+        raise
+
+
+@transaction.atomic
+def _registered_model_create(*, user, name: str, team: Team, description: str, tags: dict | None) -> RegisteredModel:
     _require_action(user, RegisteredModel, "add")
     _require_team_member(user, team)
     tags = tags or {}
@@ -143,12 +157,7 @@ def registered_model_create(*, user, name: str, team: Team, description: str = "
     )
     # The team and the user are rows we just read: no need for full_clean's existence queries.
     _full_clean(model, exclude=["team", "created_by", "updated_by"], validate_unique=False)
-    try:
-        with transaction.atomic():
-            model.save(force_insert=True)
-    except IntegrityError:
-        # Same answer whether or not the caller can see the other model: names are global.
-        raise ConflictError(f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]}) from None
+    model.save(force_insert=True)
     # The owning team's object permissions in one INSERT (guardian's assign_perm is ~5 queries each).
     RegisteredModelGroupObjectPermission.objects.bulk_create(
         RegisteredModelGroupObjectPermission(permission_id=permission_id(RegisteredModel, perm), group_id=team.group_id, content_object=model)

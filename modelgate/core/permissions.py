@@ -14,7 +14,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
@@ -96,10 +96,10 @@ def restrict_as(queryset: QuerySet, decided: str, user_id: int, action: str = "v
         lookup = f"{root_path}__group__user" if root_path else "group__user"
         return queryset.filter(**{lookup: user_id})
     codename = f"{'view' if action == 'view' else 'change'}_{root_model._meta.model_name}"
-    lookup = f"{root_path}__in" if root_path else "pk__in"
-    direct = _direct_object_permission_filter(user_id, root_model, codename, lookup)
+    direct = _direct_object_permission_filter(user_id, root_model, codename, root_path or "pk")
     if direct is not None:
         return queryset.filter(direct)
+    lookup = f"{root_path}__in" if root_path else "pk__in"
     if user is None:
         raise ValueError(f"{root_label} has no direct object-permission tables: restrict_as needs the user object.")
     allowed = get_objects_for_user(
@@ -109,15 +109,20 @@ def restrict_as(queryset: QuerySet, decided: str, user_id: int, action: str = "v
     return queryset.filter(**{lookup: allowed})
 
 
-def _direct_object_permission_filter(user_id: int, root_model, codename: str, lookup: str) -> Q | None:
+def _direct_object_permission_filter(user_id: int, root_model, codename: str, root_ref: str) -> Q | None:
     """The same rows guardian's ``get_objects_for_user`` gives (the permission held
-    by the user or by one of their groups, object-level only), as two small
-    ``IN`` subqueries on the root's direct-foreign-key permission tables.
+    by the user or by one of their groups, object-level only), as two correlated
+    ``EXISTS`` on the root's direct-foreign-key permission tables.
 
     guardian builds the general form (joins through auth_permission and
     content types, casts for generic keys): on PostgreSQL its plan took ~7 ms
-    to make for a 2 ms query, on every restricted read. None when the root has
-    no direct tables (guardian's generic tables then answer).
+    to make for a 2 ms query, on every restricted read. ``EXISTS`` rather than
+    ``IN (subquery)``: the two are ORed, so PostgreSQL cannot turn them into
+    joins, and an ``IN`` became a hash of every row holding the permission,
+    built on each query (0.8 ms at 2,000 models, growing with the registry),
+    where ``EXISTS`` probes the unique (group, permission, object) index for
+    each candidate row. None when the root has no direct tables (guardian's
+    generic tables then answer).
     """
     group_table = get_group_obj_perms_model(root_model)
     user_table = get_user_obj_perms_model(root_model)
@@ -125,6 +130,7 @@ def _direct_object_permission_filter(user_id: int, root_model, codename: str, lo
         return None
     perm = permission_id(root_model, codename)
     memberships = get_user_model().groups.through.objects.filter(user_id=user_id).values("group_id")
-    via_groups = group_table.objects.filter(permission_id=perm, group_id__in=memberships).values("content_object_id")
-    via_user = user_table.objects.filter(permission_id=perm, user_id=user_id).values("content_object_id")
-    return Q(**{lookup: via_groups}) | Q(**{lookup: via_user})
+    root = OuterRef(root_ref)
+    via_groups = group_table.objects.filter(content_object_id=root, permission_id=perm, group_id__in=memberships)
+    via_user = user_table.objects.filter(content_object_id=root, permission_id=perm, user_id=user_id)
+    return Q(Exists(via_groups)) | Q(Exists(via_user))

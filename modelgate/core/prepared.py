@@ -124,7 +124,7 @@ def _numbered(sql: str) -> str:
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _ensure_prepared(connection, cursor, query: PreparedQuery) -> None:
+def _ensure_prepared(connection, cursor, query: PreparedQuery | Statement) -> None:
     raw = connection.connection
     names = _prepared_on.get(raw)
     if names is None:
@@ -132,6 +132,28 @@ def _ensure_prepared(connection, cursor, query: PreparedQuery) -> None:
     if query.statement not in names:
         cursor.execute(query.prepare_sql)
         names.add(query.statement)
+
+
+class Statement:
+    """A hand-written PostgreSQL statement (Django's ``%s`` parameters), PREPAREd
+    once per connection like the compiled queries above. For the few writes
+    whose ORM form costs several round trips (the audit append)."""
+
+    def __init__(self, sql: str):
+        self.sql = sql
+        self.statement = "mg_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+        self.prepare_sql = f"PREPARE {self.statement} AS {_numbered(sql)}"
+        self.parameter_count = len([m for m in _PARAM.finditer(sql) if m.group(1) == "s"])
+        self.execute_sql = f"EXECUTE {self.statement}({', '.join(['%s'] * self.parameter_count)})"
+
+    def fetchall(self, connection, params: list) -> list[tuple]:
+        with connection.cursor() as cursor:
+            if settings.DB_SERVER_SIDE_PREPARE:
+                _ensure_prepared(connection, cursor, self)
+                cursor.execute(self.execute_sql, params)
+            else:
+                cursor.execute(self.sql, params)
+            return cursor.fetchall()
 
 
 _cache: OrderedDict[tuple, PreparedQuery] = OrderedDict()

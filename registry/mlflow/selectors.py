@@ -97,10 +97,10 @@ def _model_from_row(row: dict, prefix: str = "") -> RegisteredModel:
     return RegisteredModel.from_db("default", _MODEL_FIELDS, [row[prefix + name] for name in _MODEL_FIELDS])
 
 
-def _version_from_row(row: dict) -> ModelVersion:
+def _version_from_row(row: dict, annotations=_VERSION_ANNOTATIONS) -> ModelVersion:
     version = ModelVersion.from_db("default", _VERSION_FIELDS, [row[name] for name in _VERSION_FIELDS])
     version.registered_model = _model_from_row(row, "registered_model__")
-    for name in _VERSION_ANNOTATIONS:
+    for name in annotations:
         setattr(version, name, row[name])
     return version
 
@@ -134,6 +134,22 @@ def version_get(*, user, name: str, version) -> ModelVersion:
     if not rows:
         raise version_not_found(name, number)
     return _version_from_row(rows[0])
+
+
+def version_ref(*, user, name: str, version) -> ModelVersion:
+    """The version and its model as a write needs them: without the read's
+    annotations (creator, aliases, stages), which cost more than the lookup."""
+    number = version_number(version)
+    rows = _restricted_rows(
+        ModelVersion, user, "version_ref",
+        lambda qs, name, number: qs.filter(registered_model__name=name, version=number).values(
+            *_VERSION_FIELDS, *(f"registered_model__{field}" for field in _MODEL_FIELDS)
+        )[:1],
+        name=name, number=number,
+    )
+    if not rows:
+        raise version_not_found(name, number)
+    return _version_from_row(rows[0], annotations=())
 
 
 def version_by_alias(*, user, name: str, alias: str) -> ModelVersion:

@@ -77,7 +77,6 @@ def registered_model_create(*, user, name: str, tags: dict, description: str = "
     return registry_services.registered_model_create(user=user, name=name, team=team, description=description, tags=tags)
 
 
-@transaction.atomic
 def model_version_create(
     *, user, model: RegisteredModel, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
 ) -> ModelVersion:
@@ -94,12 +93,11 @@ def model_version_create(
     validate_source(source)  # always: no tag or flag skips this
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
-    verify = needs_verification(source)
-    version, _ = registry_services.modelversion_register(
-        user=user, registered_model=model, source_uri=source, run_id=run_id, tags=tags or {}, description=description,
-        ready=not verify,
-    )
-    if verify:
+    fields = {"source_uri": source, "run_id": run_id, "tags": tags or {}, "description": description}
+    if not needs_verification(source):
+        return registry_services.modelversion_register(user=user, registered_model=model, ready=True, **fields)[0]
+    with transaction.atomic():  # the version and its verification job, or neither
+        version, _ = registry_services.modelversion_register(user=user, registered_model=model, **fields)
         jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
     return version
 
@@ -179,8 +177,11 @@ def model_version_delete(*, user, version: ModelVersion) -> None:
     )
 
 
-@transaction.atomic
 def alias_set(*, user, model: RegisteredModel, alias: str, version: ModelVersion):
-    """Set an alias; an environment-bound alias (prod, champion, staging) only onto an approved version."""
+    """Set an alias; an environment-bound alias (prod, champion, staging) only onto an approved version.
+
+    The check reads committed approvals before the write's own transaction: under
+    READ COMMITTED, one enclosing transaction would not hold them still either.
+    """
     governance.check_alias_target(alias=alias, version=version)
     return registry_services.alias_set(user=user, registered_model=model, alias=alias, version=version)

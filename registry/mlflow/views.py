@@ -14,7 +14,7 @@ import json
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import CharField, Q, Value
+from django.db.models import CharField, Value
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
@@ -75,10 +75,15 @@ def _roles_and_permissions(user_id):
     role_rows = Group.objects.filter(user=user_id, name__in=roles.ROLES).order_by().values_list(
         Value("role", output_field=CharField()), "name", Value("", output_field=CharField())
     )
-    perm_rows = Permission.objects.filter(Q(group__user=user_id) | Q(user=user_id)).order_by().values_list(
-        Value("perm", output_field=CharField()), "content_type__app_label", "codename"
+    # Group and user permissions as two inner-join branches, not one query with an OR
+    # across LEFT JOINs: that form read every group's permissions on each request.
+    group_perm_rows, user_perm_rows = (
+        Permission.objects.filter(**{holder: user_id}).order_by().values_list(
+            Value("perm", output_field=CharField()), "content_type__app_label", "codename"
+        )
+        for holder in ("group__user", "user")
     )
-    return role_rows.union(perm_rows, all=True)
+    return role_rows.union(group_perm_rows, user_perm_rows, all=True)
 
 
 def _params(request) -> dict:
@@ -221,7 +226,7 @@ def _delete_model_tag(user, params):
 
 
 def _set_alias(user, params):
-    version = selectors.version_get(user=user, name=_required(params, "name"), version=_required(params, "version"))
+    version = selectors.version_ref(user=user, name=_required(params, "name"), version=_required(params, "version"))
     services.alias_set(user=user, model=version.registered_model, alias=_required(params, "alias"), version=version)
     return {}
 

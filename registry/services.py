@@ -22,7 +22,7 @@ from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import NOTHING, has_action_perm, permission_id, restrict, restrict_as, restriction
-from modelgate.core.prepared import int_placeholder, prepared, str_placeholder
+from modelgate.core.prepared import insert_row, instance, int_placeholder, prepared, str_placeholder, update_row
 from registry import schemas, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
@@ -105,8 +105,8 @@ def _locked_model(user, pk: int, action: str) -> RegisteredModel | None:
     rows = query.run(user_id=user.pk, pk=pk)
     if not rows:
         return None
-    model = RegisteredModel.from_db("default", _MODEL_FIELDS, [rows[0][name] for name in _MODEL_FIELDS])
-    model.team = Team.from_db("default", _TEAM_FIELDS, [rows[0][f"team__{name}"] for name in _TEAM_FIELDS])
+    model = instance(RegisteredModel, rows[0])
+    model.team = instance(Team, rows[0], prefix="team__")
     return model
 
 
@@ -157,7 +157,7 @@ def _registered_model_create(*, user, name: str, team: Team, description: str, t
     )
     # The team and the user are rows we just read: no need for full_clean's existence queries.
     _full_clean(model, exclude=["team", "created_by", "updated_by"], validate_unique=False)
-    model.save(force_insert=True)
+    insert_row(model)
     # The owning team's object permissions in one INSERT (guardian's assign_perm is ~5 queries each).
     RegisteredModelGroupObjectPermission.objects.bulk_create(
         RegisteredModelGroupObjectPermission(permission_id=permission_id(RegisteredModel, perm), group_id=team.group_id, content_object=model)
@@ -361,10 +361,10 @@ def modelversion_register(
         idempotency_key=idempotency_key, created_by=user, created_at=now, updated_at=now, **fields,
     )
     _full_clean(version, exclude=["registered_model", "created_by"], validate_unique=False)
-    version.save(force_insert=True)
+    insert_row(version)
     model.last_version = version.version
     model.updated_at = now
-    model.save(update_fields=["last_version", "updated_at"])
+    update_row(model, ("last_version", "updated_at"))
     if trained_on:
         version.trained_on.set(trained_on)
     for parent, relation in parents:
@@ -550,7 +550,7 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
     rows = prepared(("registry", "alias"), _alias_row, model_id=int_placeholder(), alias=str_placeholder("alias")).run(
         model_id=model.pk, alias=alias
     )
-    existing = ModelAlias.from_db("default", _ALIAS_FIELDS, [rows[0][name] for name in _ALIAS_FIELDS]) if rows else None
+    existing = instance(ModelAlias, rows[0]) if rows else None
     before = rows[0]["version__version"] if rows else None
     if existing is not None:
         existing.registered_model = model  # the row we locked: str() and the audit need it
@@ -558,7 +558,10 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
     obj.version = version
     obj.updated_at = timezone.now()
     _full_clean(obj, exclude=["registered_model", "version"], validate_unique=False)
-    obj.save()
+    if existing is None:
+        insert_row(obj)
+    else:
+        update_row(obj, ("version", "updated_at"))
     audit.record(
         action="registry.alias.set", obj=obj, changes=audit.diff({"version": before}, {"version": version.version}),
         **_model_audit(model),

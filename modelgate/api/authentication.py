@@ -2,32 +2,74 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import connections
+from django.db.models import CharField, OuterRef, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from modelgate.core import login_throttle
+from modelgate.core import login_throttle, roles
 from modelgate.core.models import ApiToken
-from modelgate.core.prepared import prepared, str_placeholder
+from modelgate.core.prepared import instance, prepared, str_placeholder
 
 _TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
 _USER_FIELDS = [f.attname for f in get_user_model()._meta.concrete_fields]
 
 
-def _token_by_hash(key_hash: str):
-    """The unrevoked token with this hash and its user, or None (every API request asks: prepared)."""
-    query = prepared(
-        ("core", "token_by_hash"),
-        lambda key_hash: ApiToken.objects.filter(key_hash=key_hash, revoked_at__isnull=True).values(
-            *_TOKEN_FIELDS, *(f"user__{name}" for name in _USER_FIELDS)
+def _token_rows(key_hash: str, *, with_access: bool):
+    rows = ApiToken.objects.filter(key_hash=key_hash, revoked_at__isnull=True)
+    if with_access:
+        rows = rows.annotate(**_access_arrays())
+    return rows.values(*_TOKEN_FIELDS, *(f"user__{name}" for name in _USER_FIELDS), *(_ACCESS if with_access else ()))
+
+
+_ACCESS = ("access_roles", "access_group_perms", "access_user_perms")
+
+
+def _access_arrays() -> dict:
+    """The token user's role names and permissions, as arrays in the token's own row
+    (PostgreSQL): what ``roles.user_roles`` and ``user.has_perm`` would each ask
+    for in queries of their own, on every API request."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    user = OuterRef("user_id")
+    perm_name = Concat("content_type__app_label", Value("."), "codename", output_field=CharField())
+    return {
+        "access_roles": ArraySubquery(Group.objects.filter(user=user, name__in=roles.ROLES).order_by().values("name")),
+        "access_group_perms": ArraySubquery(
+            Permission.objects.filter(group__user=user).order_by().annotate(full=perm_name).values("full")
         ),
+        "access_user_perms": ArraySubquery(
+            Permission.objects.filter(user=user).order_by().annotate(full=perm_name).values("full")
+        ),
+    }
+
+
+def _token_by_hash(key_hash: str):
+    """The unrevoked token with this hash and its user, or None (every API request asks: prepared).
+
+    On PostgreSQL the same row carries the user's roles and permissions, which
+    fill the caches ``roles.user_roles`` and Django's ModelBackend keep on the
+    user object (``_perm_cache``: user and group permissions, as ModelBackend
+    computes it for an active user; inactive users are refused below anyway).
+    """
+    with_access = connections["default"].vendor == "postgresql"
+    query = prepared(
+        ("core", "token_by_hash", with_access),
+        lambda key_hash: _token_rows(key_hash, with_access=with_access),
         key_hash=str_placeholder("key_hash"),
     )
     rows = query.run(key_hash=key_hash)
     if not rows:
         return None
-    token = ApiToken.from_db("default", _TOKEN_FIELDS, [rows[0][name] for name in _TOKEN_FIELDS])
-    token.user = get_user_model().from_db("default", _USER_FIELDS, [rows[0][f"user__{name}"] for name in _USER_FIELDS])
+    token = instance(ApiToken, rows[0])
+    token.user = instance(get_user_model(), rows[0], prefix="user__")
+    if with_access:
+        row = rows[0]
+        token.user._modelgate_roles = set(row["access_roles"])
+        token.user._perm_cache = {*row["access_group_perms"], *row["access_user_perms"]}
     return token
 
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
 from modelgate.core.permissions import NOTHING, restrict, restrict_as, restriction
-from modelgate.core.prepared import int_placeholder, prepared, str_placeholder
+from modelgate.core.prepared import instance, int_placeholder, prepared, str_placeholder
 from registry.mlflow import filters, governance, wire
 from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
@@ -94,11 +94,11 @@ def _restricted_rows(model, user, key: str, build, action: str = "view", **value
 
 
 def _model_from_row(row: dict, prefix: str = "") -> RegisteredModel:
-    return RegisteredModel.from_db("default", _MODEL_FIELDS, [row[prefix + name] for name in _MODEL_FIELDS])
+    return instance(RegisteredModel, row, prefix)
 
 
 def _version_from_row(row: dict, annotations=_VERSION_ANNOTATIONS) -> ModelVersion:
-    version = ModelVersion.from_db("default", _VERSION_FIELDS, [row[name] for name in _VERSION_FIELDS])
+    version = instance(ModelVersion, row)
     version.registered_model = _model_from_row(row, "registered_model__")
     for name in annotations:
         setattr(version, name, row[name])
@@ -211,7 +211,7 @@ def models_wire(items: list[RegisteredModel]) -> list[dict]:
     latest_rows = prepared(("registry.mlflow", "newest_versions", len(ids)), _newest_versions, **placeholders).run(**values)
     by_model = {}
     for row in latest_rows:
-        version = ModelVersion.from_db("default", _VERSION_FIELDS, [row[name] for name in _VERSION_FIELDS])
+        version = instance(ModelVersion, row)
         for name in _NEWEST_ANNOTATIONS:
             setattr(version, name, row[name])
         by_model[version.registered_model_id] = version

@@ -17,7 +17,7 @@ from modelgate.core import audit, jobs
 from modelgate.core.errors import ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, restrict
-from modelgate.core.prepared import int_placeholder, prepared
+from modelgate.core.prepared import instance, int_placeholder, prepared
 from registry import services as registry_services
 from registry import storage
 from registry.choices import VersionStatus
@@ -64,7 +64,7 @@ def team_for_create(*, user, tags: dict) -> tuple[Team, dict]:
         return team, tags
     # Every create asks this: prepared (core.prepared).
     rows = prepared(("registry.mlflow", "my_teams"), _my_teams, user_id=int_placeholder()).run(user_id=user.pk)
-    mine = [Team.from_db("default", _TEAM_FIELDS, [row[name] for name in _TEAM_FIELDS]) for row in rows]
+    mine = [instance(Team, row) for row in rows]
     if len(mine) == 1:
         return mine[0], tags
     if not mine:

@@ -58,7 +58,10 @@ def _prime_permission_caches(user) -> None:
     ``user._perm_cache``; filling both caches from one UNION gives the same
     answers for this request at a third of the round trips — most of a read's
     cost here. Superusers never reach the cache (``has_perm`` answers True first).
+    A token looked up on PostgreSQL already brought both (``_token_by_hash``).
     """
+    if getattr(user, "_perm_cache", None) is not None and getattr(user, "_modelgate_roles", None) is not None:
+        return
     query = prepared(("registry.mlflow", "roles_and_permissions"), _roles_and_permissions, user_id=int_placeholder())
     found_roles, perms = set(), set()
     for kind, first, second in query.run(user_id=user.pk):

@@ -81,3 +81,21 @@ def test_verify_audit_command_passes_on_an_intact_chain(db, capsys):
     _three_events()
     call_command("verify_audit")
     assert "3 events verified" in capsys.readouterr().out
+
+
+def test_the_chain_hash_is_the_same_whoever_computes_it_with_non_ascii_content(ds_owner):
+    with actor_context(source="command", user=ds_owner):
+        recorded = audit.record(action="test.event", object_type="test.thing", object_id="1", object_repr="modèle ✓ «crédit»",
+                                changes={"note": {"before": "", "after": "naïve → ok"}})
+    stored = AuditEvent.objects.get(pk=recorded.pk)
+    assert stored.hash == recorded.hash == audit.compute_hash(stored, stored.prev_hash)
+    assert audit.verify_chain().ok
+
+
+@pytest.mark.postgres  # SQLite does not enforce varchar lengths
+def test_an_over_long_value_is_refused_not_cut_to_fit(db):
+    from django.db import DataError
+
+    with pytest.raises(DataError), transaction.atomic():
+        audit.record(action="x" * 65, object_type="test.thing")
+    assert not AuditEvent.objects.filter(object_type="test.thing").exists()

@@ -111,3 +111,57 @@ def test_permission_ids_are_forgotten_when_a_flush_recreates_them(models, ds_own
     permissions.clear_permission_id_cache()  # what post_migrate (run by every flush) calls
     assert not permissions._permission_ids
     assert restricted_rows(ds_owner) == {"credit-0", "credit-1", "credit-2"}
+
+
+def test_insert_row_and_update_row_write_what_save_writes_and_send_its_signals(ds_owner, team_credit):
+    from django.db import DatabaseError
+    from django.db.models.signals import post_save
+    from django.utils import timezone
+
+    sent = []
+
+    def receiver(sender, instance, created, update_fields, **kwargs):
+        sent.append((instance.name, created, update_fields and set(update_fields)))
+
+    post_save.connect(receiver, sender=RegisteredModel)
+    try:
+        now = timezone.now()
+        model = RegisteredModel(name="written", team=team_credit, tags={"k": "v"}, created_by=ds_owner, created_at=now, updated_at=now)
+        prepared.insert_row(model)
+        model.last_version, model.description = 7, "changed"
+        prepared.update_row(model, ("last_version", "description"))
+    finally:
+        post_save.disconnect(receiver, sender=RegisteredModel)
+
+    stored = RegisteredModel.objects.get(pk=model.pk)
+    assert (stored.name, stored.team_id, stored.tags, stored.last_version, stored.description) == (
+        "written", team_credit.pk, {"k": "v"}, 7, "changed"
+    )
+    assert not model._state.adding
+    assert sent == [("written", True, None), ("written", False, {"last_version", "description"})]
+    RegisteredModel.objects.filter(pk=model.pk).delete()
+    with pytest.raises(DatabaseError):
+        prepared.update_row(model, ("description",))
+
+
+@pytest.mark.parametrize("persona", ["ds_owner", "auditor", "approver", "admin_user"])
+def test_the_token_lookup_knows_the_roles_and_permissions_django_would_find(persona, request):
+    from django.contrib.auth import get_user_model
+
+    from modelgate.api.authentication import authenticate_token
+    from modelgate.core import roles
+    from modelgate.core.services import token_create
+
+    person = request.getfixturevalue(persona)
+    _, raw = token_create(user=person, name="t")
+    user, _ = authenticate_token(raw)
+    fresh = get_user_model().objects.get(pk=person.pk)
+
+    if connection.vendor == "postgresql":  # the token's own row brought them: no further query
+        with CaptureQueriesContext(connection) as ctx:
+            found = (roles.user_roles(user), user.get_all_permissions())
+        assert len(ctx.captured_queries) == 0
+    else:
+        found = (roles.user_roles(user), user.get_all_permissions())
+    assert found == (roles.user_roles(fresh), fresh.get_all_permissions())
+    assert found[1]  # every role holds some permission: an empty set would prove nothing

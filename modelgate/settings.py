@@ -110,6 +110,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     _db["CONN_MAX_AGE"] = 0
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-modelgate.sqlite3")
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["ENGINE"] = "modelgate.core.postgresql"  # Django's, with a health check that needs no round trip
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 # Hot reads (core.prepared) PREPARE their statements once per PostgreSQL connection.

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.test import Client
 
 from tests.conftest import ROOT
@@ -75,3 +76,24 @@ def test_check_deploy_is_clean_with_the_production_settings_of_env_example():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=production | {"MODELGATE_VAR_DIR": "/tmp/mg-check-deploy"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_health_check_sees_a_connection_the_server_closed_and_passes_a_live_one():
+    import time
+
+    from django.db import connection, connections
+
+    other = connections.create_connection("default")
+    try:
+        other.ensure_connection()
+        assert other.is_usable()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [other.connection.info.backend_pid])
+        deadline = time.monotonic() + 5
+        while other.is_usable() and time.monotonic() < deadline:  # the server's goodbye takes a moment to arrive
+            time.sleep(0.05)
+        assert not other.is_usable()
+    finally:
+        other.close()

@@ -71,11 +71,18 @@ def _membership(user_id, group_id):
     return get_user_model().groups.through.objects.filter(user_id=user_id, group_id=group_id).values_list("pk")[:1]
 
 
+def _is_member(user, team: Team) -> bool:
+    known = getattr(user, "_modelgate_group_ids", None)  # brought by the API token's lookup
+    if known is not None:
+        return team.group_id in known
+    query = prepared(("registry", "membership"), _membership, user_id=int_placeholder(), group_id=int_placeholder())
+    return bool(query.run(user_id=user.pk, group_id=team.group_id))
+
+
 def _require_team_member(user, team: Team) -> None:
     if user.is_superuser or roles.has_role(user, roles.ADMIN):
         return
-    query = prepared(("registry", "membership"), _membership, user_id=int_placeholder(), group_id=int_placeholder())
-    if not query.run(user_id=user.pk, group_id=team.group_id):
+    if not _is_member(user, team):
         raise PermissionDeniedError(
             f"You are not a member of team {team.slug!r}.", fields={"team": ["You are not a member of this team."]}
         )
@@ -85,8 +92,9 @@ _MODEL_FIELDS = [f.attname for f in RegisteredModel._meta.concrete_fields]
 _TEAM_FIELDS = [f.attname for f in Team._meta.concrete_fields]
 
 
-def _locked_model(user, pk: int, action: str) -> RegisteredModel | None:
-    """The model (with its team) under a row lock, through the restricted queryset.
+def _locked_model(user, action: str, *, pk: int | None = None, name: str | None = None) -> RegisteredModel | None:
+    """The model (with its team) under a row lock, through the restricted queryset,
+    found by primary key or by name.
 
     Every write to a model or its versions starts here, so the query is prepared
     (core.prepared): compiled once per restriction decision, not per request.
@@ -94,15 +102,17 @@ def _locked_model(user, pk: int, action: str) -> RegisteredModel | None:
     decided = restriction(user, RegisteredModel, action)
     if decided == NOTHING:
         return None
+    field, value = ("pk", pk) if name is None else ("name", name)
 
-    def build(user_id, pk):
+    def build(user_id, value):
         return (
-            restrict_as(RegisteredModel.objects.all(), decided, user_id, action).filter(pk=pk)
+            restrict_as(RegisteredModel.objects.all(), decided, user_id, action).filter(**{field: value})
             .select_for_update(of=("self",)).values(*_MODEL_FIELDS, *(f"team__{name}" for name in _TEAM_FIELDS))
         )
 
-    query = prepared(("registry", "locked_model", decided, action), build, user_id=int_placeholder(), pk=int_placeholder())
-    rows = query.run(user_id=user.pk, pk=pk)
+    placeholder = int_placeholder() if field == "pk" else str_placeholder("name")
+    query = prepared(("registry", "locked_model", field, decided, action), build, user_id=int_placeholder(), value=placeholder)
+    rows = query.run(user_id=user.pk, value=value)
     if not rows:
         return None
     model = instance(RegisteredModel, rows[0])
@@ -110,16 +120,20 @@ def _locked_model(user, pk: int, action: str) -> RegisteredModel | None:
     return model
 
 
-def _lock_model_for_change(user, model: RegisteredModel, action: str = "change") -> RegisteredModel:
-    """Re-read the model under a row lock through the restricted queryset: another team's model is 404."""
-    locked = _locked_model(user, model.pk, action)
+def _lock_model_for_change(user, model: RegisteredModel | None, action: str = "change", *, name: str | None = None) -> RegisteredModel:
+    """Re-read the model (or find it by ``name``) under a row lock through the
+    restricted queryset: another team's model is 404."""
+    if model is not None:
+        locked, name, lookup = _locked_model(user, action, pk=model.pk), model.name, {"pk": model.pk}
+    else:
+        locked, lookup = _locked_model(user, action, name=name), {"name": name}
     if locked is None:
         if not has_action_perm(user, RegisteredModel, action):
             raise PermissionDeniedError(f"Your role does not allow {action} on registered models.")
-        if restrict(RegisteredModel.objects.filter(pk=model.pk), user, "view").exists():
+        if restrict(RegisteredModel.objects.filter(**lookup), user, "view").exists():
             # Shared read-only with the user's team: they know it exists, so say why.
-            raise PermissionDeniedError(f"Model {model.name!r} is shared with you read-only.")
-        raise NotFoundError(f"No model named {model.name!r}.")
+            raise PermissionDeniedError(f"Model {name!r} is shared with you read-only.")
+        raise NotFoundError(f"No model named {name!r}.")
     return locked
 
 
@@ -327,9 +341,11 @@ def _normalise_parents(parents: Iterable | None) -> list[tuple[ModelVersion, str
 
 @transaction.atomic
 def modelversion_register(
-    *, user, registered_model: RegisteredModel, idempotency_key: str | None = None, ready: bool = False, **fields
+    *, user, registered_model: RegisteredModel | None = None, model_name: str | None = None,
+    idempotency_key: str | None = None, ready: bool = False, **fields,
 ) -> tuple[ModelVersion, bool]:
-    """Register the next version of a model. Returns ``(version, created)``.
+    """Register the next version of a model (given as an object, or by ``model_name``:
+    then it is found by the locking read itself). Returns ``(version, created)``.
 
     ``ready=True`` is for a version whose files will not be uploaded here (an
     MLflow ``source`` in an external store): it is READY at once, in this
@@ -348,7 +364,7 @@ def modelversion_register(
     _validate_registration({**fields, "trained_on": trained_on, "parents": parents})
     _check_lineage_visible(user, trained_on=trained_on, parents=parents, training_run=fields.get("training_run"))
     # Lock first, then look the key up: a concurrent retry with the same key waits here and then finds it.
-    model = _lock_model_for_change(user, registered_model)
+    model = _lock_model_for_change(user, registered_model, name=model_name)
     if idempotency_key is not None:
         existing = ModelVersion.objects.filter(registered_model=model, idempotency_key=idempotency_key).first()
         if existing is not None:

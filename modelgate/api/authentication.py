@@ -2,16 +2,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import connections
-from django.db.models import CharField, OuterRef, Value
-from django.db.models.functions import Concat
+from django.db.models import OuterRef
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from modelgate.core import login_throttle, roles
 from modelgate.core.models import ApiToken
+from modelgate.core.permissions import permission_names
 from modelgate.core.prepared import instance, prepared, str_placeholder
 
 _TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
@@ -25,24 +25,30 @@ def _token_rows(key_hash: str, *, with_access: bool):
     return rows.values(*_TOKEN_FIELDS, *(f"user__{name}" for name in _USER_FIELDS), *(_ACCESS if with_access else ()))
 
 
-_ACCESS = ("access_roles", "access_group_perms", "access_user_perms")
+_ACCESS = ("access_roles", "access_group_ids", "access_group_permission_ids", "access_user_permission_ids")
 
 
 def _access_arrays() -> dict:
-    """The token user's role names and permissions, as arrays in the token's own row
-    (PostgreSQL): what ``roles.user_roles`` and ``user.has_perm`` would each ask
-    for in queries of their own, on every API request."""
+    """The token user's role names, group ids and permission ids, as arrays in the
+    token's own row (PostgreSQL): what ``roles.user_roles``, ``user.has_perm`` and
+    team-membership checks would each ask for in queries of their own. Ids, not names: the join to
+    permissions and content types for their names cost more than the rest of the
+    lookup, and an id's name never changes (``permissions.permission_names``)."""
     from django.contrib.postgres.expressions import ArraySubquery
 
+    User = get_user_model()
     user = OuterRef("user_id")
-    perm_name = Concat("content_type__app_label", Value("."), "codename", output_field=CharField())
+    memberships = User.groups.through.objects.filter(user_id=user).values("group_id")
+    # The same, one subquery deeper (inside the group permissions' subquery).
+    memberships_within = User.groups.through.objects.filter(user_id=OuterRef(user)).values("group_id")
     return {
         "access_roles": ArraySubquery(Group.objects.filter(user=user, name__in=roles.ROLES).order_by().values("name")),
-        "access_group_perms": ArraySubquery(
-            Permission.objects.filter(group__user=user).order_by().annotate(full=perm_name).values("full")
+        "access_group_ids": ArraySubquery(memberships),
+        "access_group_permission_ids": ArraySubquery(
+            Group.permissions.through.objects.filter(group_id__in=memberships_within).values("permission_id")
         ),
-        "access_user_perms": ArraySubquery(
-            Permission.objects.filter(user=user).order_by().annotate(full=perm_name).values("full")
+        "access_user_permission_ids": ArraySubquery(
+            User.user_permissions.through.objects.filter(user_id=user).values("permission_id")
         ),
     }
 
@@ -69,7 +75,8 @@ def _token_by_hash(key_hash: str):
     if with_access:
         row = rows[0]
         token.user._modelgate_roles = set(row["access_roles"])
-        token.user._perm_cache = {*row["access_group_perms"], *row["access_user_perms"]}
+        token.user._modelgate_group_ids = set(row["access_group_ids"])  # teams are groups: membership checks
+        token.user._perm_cache = permission_names({*row["access_group_permission_ids"], *row["access_user_permission_ids"]})
     return token
 
 

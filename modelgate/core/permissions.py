@@ -25,8 +25,24 @@ from modelgate.core import roles
 _permission_ids: dict[tuple[str, str], int] = {}
 
 
+# Permission.id -> "app_label.codename", as ModelBackend names permissions.
+_permission_names: dict[int, str] = {}
+
+
 def clear_permission_id_cache(**kwargs) -> None:
     _permission_ids.clear()
+    _permission_names.clear()
+
+
+def permission_names(ids) -> set[str]:
+    """``"app_label.codename"`` of each permission id (looked up once per id, then cached)."""
+    missing = [pk for pk in ids if pk not in _permission_names]
+    if missing:
+        for pk, app_label, codename in Permission.objects.filter(pk__in=missing).values_list(
+            "pk", "content_type__app_label", "codename"
+        ):
+            _permission_names[pk] = f"{app_label}.{codename}"
+    return {_permission_names[pk] for pk in ids if pk in _permission_names}
 
 
 def permission_id(model, codename: str) -> int:

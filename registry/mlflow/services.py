@@ -78,7 +78,7 @@ def registered_model_create(*, user, name: str, tags: dict, description: str = "
 
 
 def model_version_create(
-    *, user, model: RegisteredModel, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
+    *, user, model_name: str, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
 ) -> ModelVersion:
     """Register a version from an MLflow ``source``.
 
@@ -95,9 +95,9 @@ def model_version_create(
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
     fields = {"source_uri": source, "run_id": run_id, "tags": tags or {}, "description": description}
     if not needs_verification(source):
-        return registry_services.modelversion_register(user=user, registered_model=model, ready=True, **fields)[0]
+        return registry_services.modelversion_register(user=user, model_name=model_name, ready=True, **fields)[0]
     with transaction.atomic():  # the version and its verification job, or neither
-        version, _ = registry_services.modelversion_register(user=user, registered_model=model, **fields)
+        version, _ = registry_services.modelversion_register(user=user, model_name=model_name, **fields)
         jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
     return version
 

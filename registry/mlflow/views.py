@@ -253,14 +253,16 @@ def _version(user, params):
 
 
 def _create_version(user, params):
-    model = selectors.model_get(user=user, name=_required(params, "name"))
+    # The model is found by the registration's own locking read (a missing or
+    # invisible one is 404 from there), not read once more beforehand.
+    name = _required(params, "name")
     version = services.model_version_create(
-        user=user, model=model, source=_required(params, "source"), run_id=_optional(params, "run_id") or "",
+        user=user, model_name=name, source=_required(params, "source"), run_id=_optional(params, "run_id") or "",
         tags=services.tags_from_wire(params.get("tags")), description=_optional(params, "description") or "",
     )
     # A new version has no aliases and no deployment: answer from the object, no re-read.
     version.creator_username = user.get_username()
-    return {"model_version": wire.model_version(version, model_name=model.name)}
+    return {"model_version": wire.model_version(version, model_name=name)}
 
 
 def _get_version(user, params):

@@ -161,6 +161,7 @@ def test_the_token_lookup_knows_the_roles_and_permissions_django_would_find(pers
         with CaptureQueriesContext(connection) as ctx:
             found = (roles.user_roles(user), user.get_all_permissions())
         assert len(ctx.captured_queries) == 0
+        assert user._modelgate_group_ids == set(fresh.groups.values_list("pk", flat=True))
     else:
         found = (roles.user_roles(user), user.get_all_permissions())
     assert found == (roles.user_roles(fresh), fresh.get_all_permissions())

@@ -158,6 +158,18 @@ def registered_model_create(*, user, name: str, team: Team, description: str = "
         raise
 
 
+_TEAM_PERMISSIONS = (
+    f"INSERT INTO {RegisteredModelGroupObjectPermission._meta.db_table} (permission_id, group_id, content_object_id) "  # noqa: S608 (a model's table)
+    "SELECT unnest(%s::integer[]), %s::integer, inserted.id FROM inserted"
+)
+
+
+_MOVE_VERSION_COUNTER = (
+    f"UPDATE {RegisteredModel._meta.db_table} SET last_version = inserted.version, updated_at = inserted.created_at "  # noqa: S608 (a model's table)
+    f"FROM inserted WHERE {RegisteredModel._meta.db_table}.id = inserted.registered_model_id"
+)
+
+
 @transaction.atomic
 def _registered_model_create(*, user, name: str, team: Team, description: str, tags: dict | None) -> RegisteredModel:
     _require_action(user, RegisteredModel, "add")
@@ -171,12 +183,14 @@ def _registered_model_create(*, user, name: str, team: Team, description: str, t
     )
     # The team and the user are rows we just read: no need for full_clean's existence queries.
     _full_clean(model, exclude=["team", "created_by", "updated_by"], validate_unique=False)
-    insert_row(model)
-    # The owning team's object permissions in one INSERT (guardian's assign_perm is ~5 queries each).
-    RegisteredModelGroupObjectPermission.objects.bulk_create(
-        RegisteredModelGroupObjectPermission(permission_id=permission_id(RegisteredModel, perm), group_id=team.group_id, content_object=model)
-        for perm in TEAM_MODEL_PERMS
-    )
+    # The owning team's object permissions, written with the model row in one statement
+    # on PostgreSQL, in one more INSERT elsewhere (guardian's assign_perm is ~5 queries each).
+    perm_ids = [permission_id(RegisteredModel, perm) for perm in TEAM_MODEL_PERMS]
+    if not insert_row(model, then=_TEAM_PERMISSIONS, then_params=[perm_ids, team.group_id]):
+        RegisteredModelGroupObjectPermission.objects.bulk_create(
+            RegisteredModelGroupObjectPermission(permission_id=perm, group_id=team.group_id, content_object=model)
+            for perm in perm_ids
+        )
     audit.record(
         action="registry.model.create", obj=model, **_model_audit(model),
         changes=audit.diff({}, {"name": name, "team": team.slug, "description": description, "tags": tags}),
@@ -377,10 +391,11 @@ def modelversion_register(
         idempotency_key=idempotency_key, created_by=user, created_at=now, updated_at=now, **fields,
     )
     _full_clean(version, exclude=["registered_model", "created_by"], validate_unique=False)
-    insert_row(version)
     model.last_version = version.version
     model.updated_at = now
-    update_row(model, ("last_version", "updated_at"))
+    # The model's version counter moves in the version's own INSERT statement on PostgreSQL.
+    if not insert_row(version, then=_MOVE_VERSION_COUNTER):
+        update_row(model, ("last_version", "updated_at"))
     if trained_on:
         version.trained_on.set(trained_on)
     for parent, relation in parents:

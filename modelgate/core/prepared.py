@@ -196,32 +196,44 @@ def _writes_prepared(connection, model) -> bool:
 
 
 @functools.cache
-def _insert_statement(model) -> tuple[list, Statement]:
+def _insert_statement(model, then: str) -> tuple[list, Statement]:
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
     qn = connections["default"].ops.quote_name
-    return fields, Statement(
+    pk = qn(meta.pk.column)
+    sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 (names from the model)
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}"
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {pk}"
     )
+    if then:  # ``inserted`` offers the whole new row to ``then``
+        sql = sql.removesuffix(f"RETURNING {pk}") + "RETURNING *"
+        sql = f"WITH inserted AS ({sql}), followed AS ({then}) SELECT {pk} FROM inserted"  # noqa: S608 (the caller's SQL text)
+    return fields, Statement(sql)
 
 
-def insert_row(obj) -> None:
-    """``obj.save(force_insert=True)``, from a statement compiled once per model."""
+def insert_row(obj, *, then: str = "", then_params: list | tuple = ()) -> bool:
+    """``obj.save(force_insert=True)``, from a statement compiled once per model.
+
+    ``then``: an INSERT into another table, run in the same statement on
+    PostgreSQL, that reads the new row as ``inserted`` (e.g. ``inserted.id``),
+    with its own parameters. Returns whether it ran: elsewhere the caller writes
+    those rows itself.
+    """
     model = type(obj)
     connection = connections[router.db_for_write(model, instance=obj)]
     if not _writes_prepared(connection, model) or obj.pk is not None:
         obj.save(force_insert=True)
-        return
+        return False
     using = connection.alias
     pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
-    fields, statement = _insert_statement(model)
+    fields, statement = _insert_statement(model, then)
     with transaction.mark_for_rollback_on_error(using):
         params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-        (pk,), = statement.fetchall(connection, params)
+        (pk,), = statement.fetchall(connection, [*params, *then_params])
     obj.pk = pk
     obj._state.adding, obj._state.db = False, using
     post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+    return bool(then)
 
 
 @functools.cache

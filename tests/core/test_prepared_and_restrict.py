@@ -166,3 +166,24 @@ def test_the_token_lookup_knows_the_roles_and_permissions_django_would_find(pers
         found = (roles.user_roles(user), user.get_all_permissions())
     assert found == (roles.user_roles(fresh), fresh.get_all_permissions())
     assert found[1]  # every role holds some permission: an empty set would prove nothing
+
+
+def test_insert_row_runs_a_following_insert_in_the_same_statement_on_postgresql(ds_owner, team_credit):
+    from django.utils import timezone
+
+    from registry.models import RegisteredModelGroupObjectPermission
+
+    now = timezone.now()
+    model = RegisteredModel(name="with-rows", team=team_credit, created_by=ds_owner, created_at=now, updated_at=now)
+    table = RegisteredModelGroupObjectPermission._meta.db_table
+    view_id = permissions.permission_id(RegisteredModel, "view_registeredmodel")
+    ran = prepared.insert_row(
+        model,
+        then=f"INSERT INTO {table} (permission_id, group_id, content_object_id) SELECT %s::integer, %s::integer, inserted.id FROM inserted",  # noqa: S608
+        then_params=[view_id, team_credit.group_id],
+    )
+
+    assert ran == (connection.vendor == "postgresql")  # elsewhere the caller writes the rows itself
+    assert RegisteredModel.objects.filter(pk=model.pk, name="with-rows").exists()
+    written = set(RegisteredModelGroupObjectPermission.objects.filter(content_object=model).values_list("permission_id", "group_id"))
+    assert written == ({(view_id, team_credit.group_id)} if ran else set())

@@ -112,6 +112,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-modelgate.sqlite3")
 if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["ENGINE"] = "modelgate.core.postgresql"  # Django's, with a health check that needs no round trip
+    # Keepalives: a peer gone silent is noticed by the kernel (and so by that check) within ~1 min.
+    _db.setdefault("OPTIONS", {}).update(keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 # Hot reads (core.prepared) PREPARE their statements once per PostgreSQL connection.

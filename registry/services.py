@@ -147,15 +147,26 @@ def _model_audit(model: RegisteredModel) -> dict:
 def registered_model_create(*, user, name: str, team: Team, description: str = "", tags: dict | None = None) -> RegisteredModel:
     try:
         return _registered_model_create(user=user, name=name, team=team, description=description, tags=tags)
-    except IntegrityError:
+    except IntegrityError as exc:
         # The name is unique. The transaction is rolled back as a whole (no savepoint
-        # around the INSERT: two round trips on every create); say why if that was it.
-        if RegisteredModel.objects.filter(name=name).exists():
+        # around the INSERT when there is no outer transaction: two round trips on every
+        # create); say why if that was it.
+        if _is_duplicate_name(exc, name):
             # Same answer whether or not the caller can see the other model: names are global.
             raise ConflictError(
                 f"A model named {name!r} already exists.", code="already_exists", fields={"name": ["already exists"]}
             ) from None
         raise
+
+
+def _is_duplicate_name(exc: IntegrityError, name: str) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None:  # PostgreSQL names the constraint
+        return diag.constraint_name == _NAME_CONSTRAINT
+    return RegisteredModel.objects.filter(name=name).exists()
+
+
+_NAME_CONSTRAINT = f"{RegisteredModel._meta.db_table}_name_key"  # PostgreSQL's name for a unique column
 
 
 _TEAM_PERMISSIONS = (
@@ -370,6 +381,8 @@ def modelversion_register(
     numbers are gap-free and never duplicated. A repeated ``idempotency_key``
     returns the version it created the first time (``created`` is False).
     """
+    if (registered_model is None) == (model_name is None):
+        raise TypeError("modelversion_register needs registered_model or model_name (one of them).")
     _require_action(user, ModelVersion, "add")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 128):
         raise ApplicationError("Idempotency-Key must be 1–128 characters.", fields={"idempotency_key": ["1–128 characters"]})

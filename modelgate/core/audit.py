@@ -139,8 +139,8 @@ def _append_statement() -> Statement:
 
     The same chain as ``_append`` (``hash = sha256(canonical + prev_hash)``, the
     canonical text made here in Python), but one round trip instead of three, and
-    the head lock (which every writing transaction queues on) is taken in the
-    last statement before COMMIT. Values carry explicit casts because an
+    the head lock (which every writing transaction queues on) is taken only where
+    ``record`` is called: callers call it last. Values carry explicit casts because an
     ``INSERT … SELECT`` does not infer parameter types; text for strings, so an
     over-long value is refused by the column, not truncated by the cast.
     """

@@ -32,7 +32,7 @@ from itertools import count
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.query import ValuesIterable, ValuesListIterable
 from django.db.models.signals import post_save, pre_save
 
@@ -192,7 +192,8 @@ def clear_cache(**kwargs) -> None:
 
 
 def _writes_prepared(connection, model) -> bool:
-    return connection.vendor == "postgresql" and not model._meta.parents
+    # A model with its own save() keeps it: these would skip whatever it does.
+    return connection.vendor == "postgresql" and not model._meta.parents and model.save is Model.save
 
 
 @functools.cache
@@ -214,10 +215,10 @@ def _insert_statement(model, then: str) -> tuple[list, Statement]:
 def insert_row(obj, *, then: str = "", then_params: list | tuple = ()) -> bool:
     """``obj.save(force_insert=True)``, from a statement compiled once per model.
 
-    ``then``: an INSERT into another table, run in the same statement on
+    ``then``: an INSERT or UPDATE of another table, run in the same statement on
     PostgreSQL, that reads the new row as ``inserted`` (e.g. ``inserted.id``),
-    with its own parameters. Returns whether it ran: elsewhere the caller writes
-    those rows itself.
+    with its own parameters; it sends no signals. Returns whether it ran:
+    elsewhere the caller writes those rows itself.
     """
     model = type(obj)
     connection = connections[router.db_for_write(model, instance=obj)]

@@ -22,6 +22,7 @@ from registry import services as registry_services
 from registry import storage
 from registry.choices import VersionStatus
 from registry.mlflow import governance
+from registry.mlflow.selectors import model_not_found
 from registry.mlflow.source import validate_source
 from registry.mlflow.wire import MlflowError, invalid
 from registry.models import ArtifactBlob, ModelVersion, RegisteredModel
@@ -94,11 +95,14 @@ def model_version_create(
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
     fields = {"source_uri": source, "run_id": run_id, "tags": tags or {}, "description": description}
-    if not needs_verification(source):
-        return registry_services.modelversion_register(user=user, model_name=model_name, ready=True, **fields)[0]
-    with transaction.atomic():  # the version and its verification job, or neither
-        version, _ = registry_services.modelversion_register(user=user, model_name=model_name, **fields)
-        jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
+    try:
+        if not needs_verification(source):
+            return registry_services.modelversion_register(user=user, model_name=model_name, ready=True, **fields)[0]
+        with transaction.atomic():  # the version and its verification job, or neither
+            version, _ = registry_services.modelversion_register(user=user, model_name=model_name, **fields)
+            jobs.enqueue(kind=VERIFY_JOB, params={"version_id": version.pk}, user=user, obj=version)
+    except NotFoundError:
+        raise model_not_found(model_name) from None  # in MLflow's words
     return version
 
 

@@ -187,3 +187,17 @@ def test_insert_row_runs_a_following_insert_in_the_same_statement_on_postgresql(
     assert RegisteredModel.objects.filter(pk=model.pk, name="with-rows").exists()
     written = set(RegisteredModelGroupObjectPermission.objects.filter(content_object=model).values_list("permission_id", "group_id"))
     assert written == ({(view_id, team_credit.group_id)} if ran else set())
+
+
+def test_a_member_removed_from_a_team_is_refused_at_once_even_by_a_token_loaded_user(ds_owner, team_credit):
+    from modelgate.api.authentication import authenticate_token
+    from modelgate.core.errors import PermissionDeniedError
+    from modelgate.core.services import team_remove_member, token_create
+
+    _, raw = token_create(user=ds_owner, name="t")
+    user, _ = authenticate_token(raw)  # on PostgreSQL it now remembers its groups
+    team_remove_member(team=team_credit, user=user)
+
+    with pytest.raises(PermissionDeniedError):
+        services.registered_model_create(user=user, name="after-removal", team=team_credit)
+    assert not RegisteredModel.objects.filter(name="after-removal").exists()

@@ -151,6 +151,10 @@ def test_it_hides_other_teams_models_and_refuses_their_writes(dana, outsider):
         assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST"), path
     status, body = otto.post("model-versions/create", {"name": "credit-scorer", "source": "s3://b/m"})
     assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    # In MLflow's words, and the same answer as for a model that does not exist at all.
+    assert body["message"] == "Registered Model with name=credit-scorer not found"
+    assert dana.post("model-versions/create", {"name": "missing", "source": "s3://b/m"}) == (
+        404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Registered Model with name=missing not found"})
     status, body = otto.delete("registered-models/delete", {"name": "credit-scorer"})
     assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
     status, body = otto.get("registered-models/search")

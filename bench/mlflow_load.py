@@ -12,7 +12,9 @@ Phases (a new TCP connection per request, as the issue's baseline was measured):
   reads    mixed: get version, get version by alias, search versions (filter on name),
            search models (25-row page), at 1 and at 16 concurrent clients
 Reports requests/s and p50/p95/p99 latency per phase (and per operation with -v);
-``--pss PID`` adds the server's memory: PSS summed over PID and its descendants.
+``--pss PID`` adds the server's memory (PSS summed over PID and its descendants) and
+the CPU its processes used per request in each phase; ``--postgres-cpu`` adds
+PostgreSQL's, and the load generator's own is always shown with either.
 Standard library only.
 """
 
@@ -142,8 +144,8 @@ def read_phase(http: Http, prefix: str, clients: int, requests_per_client: int, 
     return recorder, elapsed
 
 
-def pss_kib(root_pid: int) -> tuple[int, int]:
-    """PSS of a process tree (KiB) and its process count, from /proc/<pid>/smaps_rollup."""
+def process_tree(root_pid: int) -> set[int]:
+    """PID and its descendants, from /proc/*/stat."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -159,6 +161,12 @@ def pss_kib(root_pid: int) -> tuple[int, int]:
             if parent == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
+    return tree
+
+
+def pss_kib(root_pid: int) -> tuple[int, int]:
+    """PSS of a process tree (KiB) and its process count, from /proc/<pid>/smaps_rollup."""
+    tree = process_tree(root_pid)
     total = 0
     for pid in tree:
         try:
@@ -170,7 +178,64 @@ def pss_kib(root_pid: int) -> tuple[int, int]:
     return total, len(tree)
 
 
-def summarise(label: str, recorder: Recorder, elapsed: float, verbose: bool) -> dict:
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """user + system CPU of each process, from /proc/<pid>/stat."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def postgres_pids() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU used during a phase by the server's process tree, by PostgreSQL (all its
+    processes on this machine) and by this load generator. On a shared VM whose
+    speed drifts, CPU per request compares runs better than requests per second."""
+
+    def __init__(self, server_pid: int | None, with_postgres: bool):
+        self.server_pid, self.with_postgres = server_pid, with_postgres
+
+    def _groups(self) -> dict[str, dict[int, float]]:
+        groups = {}
+        if self.server_pid:
+            groups["server"] = cpu_seconds(process_tree(self.server_pid))
+        if self.with_postgres:
+            groups["postgres"] = cpu_seconds(postgres_pids())
+        return groups
+
+    def start(self):
+        self.before, self.client_before = self._groups(), time.process_time()
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        after = self._groups()
+        out = {}
+        for name, now in after.items():
+            # Processes started during the phase count from zero; ones that ended are lost.
+            used = sum(seconds - self.before.get(name, {}).get(pid, 0.0) for pid, seconds in now.items())
+            out[name] = used / requests * 1000
+        out["client"] = (time.process_time() - self.client_before) / requests * 1000
+        return out
+
+
+def summarise(label: str, recorder: Recorder, elapsed: float, verbose: bool, meter: CpuMeter | None = None) -> dict:
     every = [s for samples in recorder.samples.values() for s in samples]
     row = {
         "phase": label,
@@ -184,6 +249,10 @@ def summarise(label: str, recorder: Recorder, elapsed: float, verbose: bool) -> 
     }
     print(f"{label:<22} {row['requests']:>6} req  {row['req_per_s']:>8.1f} req/s  p50 {row['p50_ms']:>7.1f} ms  "
           f"p95 {row['p95_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  errors {row['errors']}")
+    if meter is not None:
+        cpu = meter.per_request_ms(len(every) or 1)
+        row["cpu_ms_per_request"] = {name: round(ms, 3) for name, ms in cpu.items()}
+        print("    CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
     if verbose:
         for op, samples in sorted(recorder.samples.items()):
             print(f"    {op:<18} {len(samples):>6}  p50 {statistics.median(samples) * 1000:7.1f} ms  "
@@ -206,7 +275,10 @@ def main(argv=None) -> int:
     parser.add_argument("--read-clients", default="1,16", help="Comma-separated client counts for the read phase")
     parser.add_argument("--reads", type=int, default=2000, help="Read requests per read phase (split over the clients)")
     parser.add_argument("--prefix", default=f"bench-{uuid.uuid4().hex[:6]}")
-    parser.add_argument("--pss", type=int, metavar="PID", help="Server master PID: report PSS of it and its children")
+    parser.add_argument("--pss", type=int, metavar="PID",
+                        help="Server master PID: report PSS of it and its children, and their CPU per request per phase")
+    parser.add_argument("--postgres-cpu", action="store_true",
+                        help="Also report the CPU per request of every PostgreSQL process on this machine")
     parser.add_argument("--json", metavar="FILE", help="Also write the results as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="Per-operation latencies")
     args = parser.parse_args(argv)
@@ -221,17 +293,22 @@ def main(argv=None) -> int:
 
     print(f"target {args.url}  prefix {args.prefix}")
     results = []
+    meter = CpuMeter(args.pss, args.postgres_cpu) if (args.pss or args.postgres_cpu) else None
+    if meter:
+        meter.start()
     recorder, elapsed, created = write_phase(
         http, args.prefix, args.write_clients, args.models_per_client, args.versions_per_model, team_tag
     )
-    results.append(summarise(f"writes x{args.write_clients}", recorder, elapsed, args.verbose))
+    results.append(summarise(f"writes x{args.write_clients}", recorder, elapsed, args.verbose, meter))
     if not created:
         print("no models were created; check credentials", file=sys.stderr)
         return 1
     for clients in [int(c) for c in args.read_clients.split(",") if c]:
         per_client = max(1, args.reads // clients)
+        if meter:
+            meter.start()
         recorder, elapsed = read_phase(http, args.prefix, clients, per_client, created)
-        results.append(summarise(f"reads x{clients}", recorder, elapsed, args.verbose))
+        results.append(summarise(f"reads x{clients}", recorder, elapsed, args.verbose, meter))
     if args.pss:
         kib, count = pss_kib(args.pss)
         print(f"server PSS {kib / 1024:.0f} MiB across {count} processes (tree of PID {args.pss})")

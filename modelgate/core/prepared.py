@@ -84,9 +84,7 @@ class PreparedQuery:
             self.positions[name] = found
         self.statement = None
         if self.sql is not None and not self.fallback and connections[self.using].vendor == "postgresql":
-            self.statement = "mg_" + hashlib.sha256(self.sql.encode()).hexdigest()[:20]
-            self.prepare_sql = f"PREPARE {self.statement} AS {_numbered(self.sql)}"
-            self.execute_sql = f"EXECUTE {self.statement}" + (f"({', '.join(['%s'] * len(self.params))})" if self.params else "")
+            self.statement = Statement(self.sql)
 
     def run(self, **values) -> list:
         if self.fallback:
@@ -96,13 +94,12 @@ class PreparedQuery:
             for position in positions:
                 params[position] = values[name]
         connection = connections[self.using]
-        with connection.cursor() as cursor:
-            if self.statement is not None and settings.DB_SERVER_SIDE_PREPARE:
-                _ensure_prepared(connection, cursor, self)
-                cursor.execute(self.execute_sql, params)
-            else:
+        if self.statement is not None:
+            rows = self.statement.fetchall(connection, params)
+        else:
+            with connection.cursor() as cursor:
                 cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+                rows = cursor.fetchall()
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
         if self.as_tuples:
@@ -126,36 +123,35 @@ def _numbered(sql: str) -> str:
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _ensure_prepared(connection, cursor, query: PreparedQuery | Statement) -> None:
-    raw = connection.connection
-    names = _prepared_on.get(raw)
-    if names is None:
-        names = _prepared_on[raw] = set()
-    if query.statement not in names:
-        cursor.execute(query.prepare_sql)
-        names.add(query.statement)
-
-
 class Statement:
-    """A hand-written PostgreSQL statement (Django's ``%s`` parameters), PREPAREd
-    once per connection like the compiled queries above. For the few writes
-    whose ORM form costs several round trips (the audit append)."""
+    """A PostgreSQL statement (Django's ``%s`` parameters) PREPAREd once per
+    connection: the SQL of a compiled query above, or hand-written for the few
+    writes whose ORM form costs several round trips (the audit append)."""
 
     def __init__(self, sql: str):
         self.sql = sql
-        self.statement = "mg_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
-        self.prepare_sql = f"PREPARE {self.statement} AS {_numbered(sql)}"
-        self.parameter_count = len([m for m in _PARAM.finditer(sql) if m.group(1) == "s"])
-        self.execute_sql = f"EXECUTE {self.statement}({', '.join(['%s'] * self.parameter_count)})"
+        self.name = "mg_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+        self.prepare_sql = f"PREPARE {self.name} AS {_numbered(sql)}"
+        parameter_count = len([m for m in _PARAM.finditer(sql) if m.group(1) == "s"])
+        self.execute_sql = f"EXECUTE {self.name}" + (f"({', '.join(['%s'] * parameter_count)})" if parameter_count else "")
 
     def fetchall(self, connection, params: list) -> list[tuple]:
         with connection.cursor() as cursor:
             if settings.DB_SERVER_SIDE_PREPARE:
-                _ensure_prepared(connection, cursor, self)
+                self._ensure_prepared(connection, cursor)
                 cursor.execute(self.execute_sql, params)
             else:
                 cursor.execute(self.sql, params)
             return cursor.fetchall()
+
+    def _ensure_prepared(self, connection, cursor) -> None:
+        raw = connection.connection
+        names = _prepared_on.get(raw)
+        if names is None:
+            names = _prepared_on[raw] = set()
+        if self.name not in names:
+            cursor.execute(self.prepare_sql)
+            names.add(self.name)
 
 
 _cache: OrderedDict[tuple, PreparedQuery] = OrderedDict()

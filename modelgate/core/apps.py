@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from modelgate.core import login_throttle, permissions, prepared, roles  # noqa: F401 - connects the login-failure receiver
+        from modelgate.core import login_throttle, permissions, prepared, roles  # noqa: F401 - login_throttle connects its receiver
 
         # Framework glue: permissions exist only after every app migrated, so
         # role → permission grants are synced after migrate, not in a migration.

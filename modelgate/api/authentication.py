@@ -2,9 +2,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connections
-from django.db.models import OuterRef
+from django.db.models import CharField, OuterRef, Value
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -12,7 +12,7 @@ from rest_framework import authentication, exceptions
 from modelgate.core import login_throttle, roles
 from modelgate.core.models import ApiToken
 from modelgate.core.permissions import permission_names
-from modelgate.core.prepared import instance, prepared, str_placeholder
+from modelgate.core.prepared import instance, int_placeholder, prepared, str_placeholder
 
 _TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
 _USER_FIELDS = [f.attname for f in get_user_model()._meta.concrete_fields]
@@ -77,7 +77,45 @@ def _token_by_hash(key_hash: str):
         token.user._modelgate_roles = set(row["access_roles"])
         token.user._modelgate_group_ids = set(row["access_group_ids"])  # teams are groups: membership checks
         token.user._perm_cache = permission_names({*row["access_group_permission_ids"], *row["access_user_permission_ids"]})
+    else:
+        _prime_access(token.user)
     return token
+
+
+def _prime_access(user) -> None:
+    """Load the user's role names and permissions in one query instead of three.
+
+    For a user the token lookup did not already bring them for (other databases,
+    HTTP Basic with a password). ``restrict`` asks ``roles.user_roles`` (one query)
+    and ``user.has_perm``, whose ModelBackend loads user and group permissions (two
+    queries) into ``user._perm_cache``; one UNION fills both caches with the same
+    answers. Superusers never reach the cache (``has_perm`` answers True first).
+    """
+    query = prepared(("core", "roles_and_permissions"), _roles_and_permissions, user_id=int_placeholder())
+    found_roles, perms = set(), set()
+    for kind, first, second in query.run(user_id=user.pk):
+        if kind == "role":
+            found_roles.add(first)
+        else:
+            perms.add(f"{first}.{second}")
+    user._modelgate_roles = found_roles
+    user._perm_cache = perms
+
+
+def _roles_and_permissions(user_id):
+    # order_by(): a UNION's parts carry no ORDER BY (Permission has a default ordering).
+    role_rows = Group.objects.filter(user=user_id, name__in=roles.ROLES).order_by().values_list(
+        Value("role", output_field=CharField()), "name", Value("", output_field=CharField())
+    )
+    # Group and user permissions as two inner-join branches, not one query with an OR
+    # across LEFT JOINs: that form read every group's permissions on each request.
+    group_perm_rows, user_perm_rows = (
+        Permission.objects.filter(**{holder: user_id}).order_by().values_list(
+            Value("perm", output_field=CharField()), "content_type__app_label", "codename"
+        )
+        for holder in ("group__user", "user")
+    )
+    return role_rows.union(group_perm_rows, user_perm_rows, all=True)
 
 
 def authenticate_token(raw: str):
@@ -129,6 +167,7 @@ class BasicPasswordAuthentication(authentication.BasicAuthentication):
         user = authenticate(request=request, username=userid, password=password)
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Invalid username/password.")
+        _prime_access(user)
         return user, None
 
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import json
 
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import CharField, Value
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
 from modelgate.api.authentication import BasicPasswordAuthentication, BearerTokenAuthentication
-from modelgate.core import roles
 from modelgate.core.errors import ApplicationError
-from modelgate.core.prepared import int_placeholder, prepared
 from registry import services as registry_services
 from registry.mlflow import filters, governance, selectors, services, wire
 from registry.mlflow.wire import ENDPOINT_NOT_FOUND, UNAUTHENTICATED, MlflowError, invalid
@@ -46,47 +42,7 @@ def _authenticate(request):
         raise MlflowError(UNAUTHENTICATED, str(exc.detail)) from None
     if result is None:
         raise MlflowError(UNAUTHENTICATED, "Authentication required.")
-    _prime_permission_caches(result[0])
     return result
-
-
-def _prime_permission_caches(user) -> None:
-    """Load the user's role names and permissions in one query instead of three.
-
-    ``restrict`` asks ``roles.user_roles`` (one query) and ``user.has_perm``,
-    whose ModelBackend loads user and group permissions (two queries) into
-    ``user._perm_cache``; filling both caches from one UNION gives the same
-    answers for this request at a third of the round trips — most of a read's
-    cost here. Superusers never reach the cache (``has_perm`` answers True first).
-    A token looked up on PostgreSQL already brought both (``_token_by_hash``).
-    """
-    if getattr(user, "_perm_cache", None) is not None and getattr(user, "_modelgate_roles", None) is not None:
-        return
-    query = prepared(("registry.mlflow", "roles_and_permissions"), _roles_and_permissions, user_id=int_placeholder())
-    found_roles, perms = set(), set()
-    for kind, first, second in query.run(user_id=user.pk):
-        if kind == "role":
-            found_roles.add(first)
-        else:
-            perms.add(f"{first}.{second}")
-    user._modelgate_roles = found_roles
-    user._perm_cache = perms
-
-
-def _roles_and_permissions(user_id):
-    # order_by(): a UNION's parts carry no ORDER BY (Permission has a default ordering).
-    role_rows = Group.objects.filter(user=user_id, name__in=roles.ROLES).order_by().values_list(
-        Value("role", output_field=CharField()), "name", Value("", output_field=CharField())
-    )
-    # Group and user permissions as two inner-join branches, not one query with an OR
-    # across LEFT JOINs: that form read every group's permissions on each request.
-    group_perm_rows, user_perm_rows = (
-        Permission.objects.filter(**{holder: user_id}).order_by().values_list(
-            Value("perm", output_field=CharField()), "content_type__app_label", "codename"
-        )
-        for holder in ("group__user", "user")
-    )
-    return role_rows.union(group_perm_rows, user_perm_rows, all=True)
 
 
 def _params(request) -> dict:

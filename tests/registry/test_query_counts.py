@@ -2,8 +2,7 @@
 
 Common to every request (counted in BASE):
   1 token lookup (with its user); on PostgreSQL the same row brings the user's
-  roles and permissions; elsewhere 1 role groups of the user (roles.user_roles) and
-  2 the user's permissions (user + group permissions, ModelBackend, cached after),
+  roles and permissions; elsewhere 1 more query brings both (one UNION),
   leaving the endpoint's own queries in each test's comment. Each request is made once
   before counting: guardian's first call in a process looks content types up (then cached).
 """
@@ -15,7 +14,7 @@ from registry.models import Artifact, ArtifactBlob, ModelVersion
 from tests.conftest import api_for
 from tests.registry.factories import bulk_models, make_model, make_version
 
-BASE = 1 if connection.vendor == "postgresql" else 4
+BASE = 1 if connection.vendor == "postgresql" else 2
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections import defaultdict
 from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
 from modelgate.core.permissions import NOTHING, restrict, restrict_as, restriction
-from modelgate.core.prepared import instance, int_placeholder, prepared, str_placeholder
+from modelgate.core.prepared import attnames, instance, int_placeholder, prepared, str_placeholder
 from registry.mlflow import filters, governance, wire
 from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
@@ -68,11 +68,11 @@ def version_number(raw) -> int:
     return number
 
 
-# --- single-row reads, prepared (core.prepared): the same querysets as models() and
-# versions(), compiled once per restriction decision instead of on every request.
+# --- single-row reads, prepared (core.prepared): restricted querysets compiled once per
+# restriction decision instead of on every request.
 
-_MODEL_FIELDS = [f.attname for f in RegisteredModel._meta.concrete_fields]
-_VERSION_FIELDS = [f.attname for f in ModelVersion._meta.concrete_fields]
+_MODEL_FIELDS = attnames(RegisteredModel)
+_VERSION_FIELDS = attnames(ModelVersion)
 _VERSION_ANNOTATIONS = ("creator_username", "mlflow_aliases", *governance.stage_annotations())
 
 
@@ -97,6 +97,12 @@ def _model_from_row(row: dict, prefix: str = "") -> RegisteredModel:
     return instance(RegisteredModel, row, prefix)
 
 
+def _model_with_creator(row: dict) -> RegisteredModel:
+    model = _model_from_row(row)
+    model.creator_username = row["creator_username"]
+    return model
+
+
 def _version_from_row(row: dict, annotations=_VERSION_ANNOTATIONS) -> ModelVersion:
     version = instance(ModelVersion, row)
     version.registered_model = _model_from_row(row, "registered_model__")
@@ -119,9 +125,7 @@ def model_get(*, user, name: str) -> RegisteredModel:
     )
     if not rows:
         raise model_not_found(name)
-    model = _model_from_row(rows[0])
-    model.creator_username = rows[0]["creator_username"]
-    return model
+    return _model_with_creator(rows[0])
 
 
 def version_get(*, user, name: str, version) -> ModelVersion:
@@ -253,24 +257,18 @@ def _conditions_with(conditions: list[filters.Condition], values: dict) -> list[
 
 
 def models_page(*, user, conditions: list, ordering: list[str], offset: int, limit: int) -> list[RegisteredModel]:
-    """One page of ``models()`` matching the parsed filter ``conditions``."""
+    """One page of the models ``user`` sees, matching the parsed filter ``conditions``."""
 
     def build(qs, **values):
         qs = filters.apply_conditions(qs.annotate(creator_username=F("created_by__username")), _conditions_with(conditions, values))
         return qs.order_by(*ordering).values(*_MODEL_FIELDS, "creator_username")[offset:offset + limit]
 
     key = ("models_page", tuple(c.shape for c in conditions), tuple(ordering), offset, limit)
-    rows = _restricted_rows(RegisteredModel, user, key, build, **_condition_values(conditions))
-    page = []
-    for row in rows:
-        model = _model_from_row(row)
-        model.creator_username = row["creator_username"]
-        page.append(model)
-    return page
+    return [_model_with_creator(row) for row in _restricted_rows(RegisteredModel, user, key, build, **_condition_values(conditions))]
 
 
 def versions_page(*, user, conditions: list, ordering: list[str], offset: int, limit: int) -> list[ModelVersion]:
-    """One page of ``versions()`` matching the parsed filter ``conditions``."""
+    """One page of the versions ``user`` sees (as ``versions()`` reads them), matching the parsed filter ``conditions``."""
 
     def build(qs, **values):
         qs = filters.apply_conditions(qs, _conditions_with(conditions, values))

@@ -22,7 +22,15 @@ from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import NOTHING, has_action_perm, permission_id, restrict, restrict_as, restriction
-from modelgate.core.prepared import insert_row, instance, int_placeholder, prepared, str_placeholder, update_row
+from modelgate.core.prepared import (
+    attnames,
+    insert_row,
+    instance,
+    int_placeholder,
+    prepared,
+    str_placeholder,
+    update_row,
+)
 from registry import schemas, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
@@ -88,8 +96,8 @@ def _require_team_member(user, team: Team) -> None:
         )
 
 
-_MODEL_FIELDS = [f.attname for f in RegisteredModel._meta.concrete_fields]
-_TEAM_FIELDS = [f.attname for f in Team._meta.concrete_fields]
+_MODEL_FIELDS = attnames(RegisteredModel)
+_TEAM_FIELDS = attnames(Team)
 
 
 def _locked_model(user, action: str, *, pk: int | None = None, name: str | None = None) -> RegisteredModel | None:
@@ -579,7 +587,7 @@ def _check_artifact_writable(version: ModelVersion, path: str) -> None:
 # --- aliases ----------------------------------------------------------------
 
 
-_ALIAS_FIELDS = [f.attname for f in ModelAlias._meta.concrete_fields]
+_ALIAS_FIELDS = attnames(ModelAlias)
 
 
 def _alias_row(model_id, alias):

@@ -12,10 +12,10 @@ from rest_framework import authentication, exceptions
 from modelgate.core import login_throttle, roles
 from modelgate.core.models import ApiToken
 from modelgate.core.permissions import permission_names
-from modelgate.core.prepared import instance, int_placeholder, prepared, str_placeholder
+from modelgate.core.prepared import attnames, instance, int_placeholder, prepared, str_placeholder
 
-_TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
-_USER_FIELDS = [f.attname for f in get_user_model()._meta.concrete_fields]
+_TOKEN_FIELDS = attnames(ApiToken)
+_USER_FIELDS = attnames(get_user_model())
 
 
 def _token_rows(key_hash: str, *, with_access: bool):

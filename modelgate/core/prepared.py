@@ -263,12 +263,12 @@ def update_row(obj, update_fields: tuple[str, ...]) -> None:
 
 
 @functools.cache
-def _attnames(model) -> tuple[str, ...]:
+def attnames(model) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def instance(model, row: dict, prefix: str = ""):
     """A model object from a prepared query's row dict (its concrete fields, each
     under ``prefix + attname``), as the ORM would have built it."""
-    names = _attnames(model)
+    names = attnames(model)
     return model.from_db("default", names, [row[prefix + name] for name in names])

@@ -17,7 +17,7 @@ from modelgate.core import audit, jobs
 from modelgate.core.errors import ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, restrict
-from modelgate.core.prepared import instance, int_placeholder, prepared
+from modelgate.core.prepared import attnames, instance, int_placeholder, prepared
 from registry import services as registry_services
 from registry import storage
 from registry.choices import VersionStatus
@@ -47,7 +47,7 @@ def tags_from_wire(raw) -> dict[str, str]:
     return tags
 
 
-_TEAM_FIELDS = [f.attname for f in Team._meta.concrete_fields]
+_TEAM_FIELDS = attnames(Team)
 
 
 def _my_teams(user_id):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelgate.core.errors import ApplicationError
+from registry.storage import iter_chunks
 
 
 class IncompleteBodyError(ApplicationError):
@@ -38,14 +39,9 @@ def iter_request_body(request, chunk_size: int) -> Iterator[bytes]:
     """Yield the raw body of a Django ``HttpRequest`` in chunks of ``chunk_size`` bytes (the last may be shorter)."""
     direct = _gunicorn_body(request)
     if direct is None:
-        return _iter_portable(request, chunk_size)
+        return iter_chunks(request, chunk_size)  # any other server: the request is a file-like
     body, sock = direct
     return _iter_gunicorn_socket(body, sock, chunk_size)
-
-
-def _iter_portable(request, chunk_size: int) -> Iterator[bytes]:
-    while chunk := request.read(chunk_size):
-        yield chunk
 
 
 def _gunicorn_body(request):

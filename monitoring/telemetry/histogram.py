@@ -129,8 +129,42 @@ def is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class BucketMetrics:
+    """Metrics derived from a bucket's counters and histograms (None when it holds no
+    data for them): shared by ``Summary`` and by readers of stored rows that need no merge."""
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.count if self.count else None
+
+    @property
+    def mean_latency(self) -> float | None:
+        return self.latency_sum / self.count if self.count else None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labeled if self.labeled else None
+
+    @property
+    def f1(self) -> float | None:
+        denominator = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / denominator if denominator else None
+
+    @property
+    def auc(self) -> float | None:
+        return auc_from_hists(self.pos_hist, self.neg_hist)
+
+    @property
+    def rmse(self) -> float | None:
+        return math.sqrt(self.sse / self.numeric_labeled) if self.numeric_labeled else None
+
+    @property
+    def mean_label_lag(self) -> float | None:
+        return self.label_lag_sum / self.labeled if self.labeled else None
+
+
 @dataclass
-class Summary:
+class Summary(BucketMetrics):
     """The mergeable content of one or more rollup buckets."""
 
     count: int = 0
@@ -184,38 +218,9 @@ class Summary:
         if score is not None:
             (self.pos_hist if actual else self.neg_hist)[score_bin(score)] += 1
 
-    # --- derived metrics (None when the bucket holds no data for them) ---
+    # --- percentiles from the merged latency histogram (the other metrics: BucketMetrics) ---
     def p(self, q: float) -> float | None:
         return percentile(self.latency_hist, q)
-
-    @property
-    def error_rate(self) -> float | None:
-        return self.errors / self.count if self.count else None
-
-    @property
-    def mean_latency(self) -> float | None:
-        return self.latency_sum / self.count if self.count else None
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.labeled if self.labeled else None
-
-    @property
-    def f1(self) -> float | None:
-        denominator = 2 * self.tp + self.fp + self.fn
-        return 2 * self.tp / denominator if denominator else None
-
-    @property
-    def auc(self) -> float | None:
-        return auc_from_hists(self.pos_hist, self.neg_hist)
-
-    @property
-    def rmse(self) -> float | None:
-        return math.sqrt(self.sse / self.numeric_labeled) if self.numeric_labeled else None
-
-    @property
-    def mean_label_lag(self) -> float | None:
-        return self.label_lag_sum / self.labeled if self.labeled else None
 
     def as_fields(self) -> dict:
         return {name: getattr(self, name) for name in (*self.COUNTERS, *self.HISTS)}

@@ -6,7 +6,6 @@ on the time range and step, not on the number of events behind them.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -25,7 +24,7 @@ from monitoring.telemetry.choices import (
     RuleKind,
     RuleState,
 )
-from monitoring.telemetry.histogram import Summary, auc_from_hists, psi
+from monitoring.telemetry.histogram import BucketMetrics, Summary, psi
 from monitoring.telemetry.models import ALL_VERSIONS, Alert, DataTest, DataTestResult, HourBucket, MinuteBucket, SlaRule
 from monitoring.telemetry.services import baseline_score_hist
 
@@ -85,43 +84,24 @@ def _rows(model, deployment_id: int, start: datetime, end: datetime, version: in
     return model.objects.filter(**filters).order_by("start").values(*fields)
 
 
-class _Point:
-    """One ALL_VERSIONS bucket row, read as it is: the metrics a point shows, percentiles as
-    stored at rollup. (A full ``Summary`` per row would allocate and merge five histograms.)"""
+class _Point(BucketMetrics):
+    """One ALL_VERSIONS bucket row, read as it is: counters and histograms as stored,
+    percentiles as stored at rollup. (A full ``Summary`` per row would allocate and
+    merge five histograms.)"""
 
-    __slots__ = ("row", "count", "errors", "labeled")
+    __slots__ = ("row",)
 
     def __init__(self, row: dict):
         self.row = row
-        self.count = row.get("count") or 0
-        self.errors = row.get("errors") or 0
-        self.labeled = row.get("labeled") or 0
+
+    def __getattr__(self, name):  # a counter or histogram of the row; missing or NULL reads as empty
+        value = self.row.get(name)
+        if value is None:
+            return [] if name.endswith("_hist") else 0
+        return value
 
     def p(self, q: float) -> float | None:
         return self.row.get({0.5: "p50", 0.95: "p95", 0.99: "p99"}[q])
-
-    @property
-    def error_rate(self) -> float | None:
-        return self.errors / self.count if self.count else None
-
-    @property
-    def score_hist(self) -> list[int]:
-        return self.row.get("score_hist") or []
-
-    def quality(self) -> dict:
-        row, labeled = self.row, self.labeled
-        if not labeled:
-            return {"accuracy": None, "f1": None, "auc": None, "rmse": None, "label_lag_s": None}
-        tp, fp, fn = row["tp"], row["fp"], row["fn"]
-        f1_denominator = 2 * tp + fp + fn
-        numeric = row["numeric_labeled"]
-        return {
-            "accuracy": row["correct"] / labeled,
-            "f1": 2 * tp / f1_denominator if f1_denominator else None,
-            "auc": auc_from_hists(row["pos_hist"], row["neg_hist"]),
-            "rmse": math.sqrt(row["sse"] / numeric) if numeric else None,
-            "label_lag_s": row["label_lag_sum"] / labeled,
-        }
 
 
 def _point(t: datetime, s: _Point, step_minutes: float, baseline) -> dict:
@@ -135,7 +115,11 @@ def _point(t: datetime, s: _Point, step_minutes: float, baseline) -> dict:
         "p95": s.p(0.95),
         "p99": s.p(0.99),
         "labeled": s.labeled,
-        **s.quality(),
+        "accuracy": s.accuracy,
+        "f1": s.f1,
+        "auc": s.auc,
+        "rmse": s.rmse,
+        "label_lag_s": s.mean_label_lag,
         "psi": psi(baseline, score_hist) if baseline is not None and sum(score_hist) else None,
     }
 

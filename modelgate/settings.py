@@ -75,6 +75,19 @@ MIDDLEWARE = [
     "modelgate.core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
+# Paths only ever called with a bearer token or HTTP Basic credentials (the MLflow
+# REST API) skip the browser middleware: sessions, CSRF, session users, messages,
+# htmx, static files. They keep the security headers, host checks, request id and
+# audit context. See modelgate/core/handlers.py.
+TOKEN_ONLY_PATH_PREFIXES = ("/api/2.0/mlflow/",)
+TOKEN_ONLY_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "modelgate.core.middleware.RequestContextMiddleware",
+    "modelgate.core.middleware.ContentSecurityPolicyMiddleware",
+]
+
 ROOT_URLCONF = "modelgate.urls"
 WSGI_APPLICATION = "modelgate.wsgi.application"
 

@@ -2,8 +2,11 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from modelgate.core.handlers import TokenOnlyPathDispatch
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelgate.settings")
-application = get_wsgi_application()
+# Token-only API paths (MLflow's) run a shorter middleware chain: see core/handlers.py.
+application = TokenOnlyPathDispatch(get_wsgi_application())
 
 # Import every URL module (and so every view) now, while the worker boots, rather
 # than in the first request each worker serves: that request took ~0.8 s on the

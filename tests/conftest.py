@@ -92,6 +92,24 @@ def api_for(user):
     return client
 
 
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, serving through the production WSGI routing
+    (``modelgate.core.handlers.TokenOnlyPathDispatch``) so browser and MLflow-client
+    tests exercise the middleware chains the deployed app runs."""
+    from pytest_django.live_server_helper import LiveServer
+
+    from modelgate.core.handlers import TokenOnlyPathDispatch
+
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    serve_static = server.thread.static_handler
+    server.thread.static_handler = lambda app: serve_static(TokenOnlyPathDispatch(app))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def run_jobs_inline(settings):
     """Run dispatched jobs in-process even when a broker is configured (for tests

@@ -1,0 +1,59 @@
+"""The WSGI entry point's routing: token-only API paths run a shorter middleware chain.
+
+The MLflow REST API is called by CI machines with a bearer token or HTTP Basic
+credentials, never with a browser session. Sessions, CSRF, the session-based
+user, flash messages, htmx and static-file lookup are browser concerns, and on
+that path they were ~12 % of the Python CPU of a registry write (in-process A/B,
+2026-11-23). Requests under ``settings.TOKEN_ONLY_PATH_PREFIXES`` therefore go
+through ``settings.TOKEN_ONLY_MIDDLEWARE``: the same security headers, host
+validation, request id and audit context, in the same order, and nothing else.
+Every other request goes through the full ``settings.MIDDLEWARE``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.wsgi import WSGIHandler
+
+
+class MiddlewareSubsetMixin:
+    """For a Django handler class: build the middleware chain from ``self.middleware``,
+    which must be a subset of ``settings.MIDDLEWARE`` in the same order (so no
+    middleware can run here that the rest of the site does not run, nor in another
+    order). Tests mix it into the test client's handler."""
+
+    middleware: list[str] = []
+
+    def load_middleware(self, is_async=False):
+        full = list(settings.MIDDLEWARE)
+        positions = [full.index(path) if path in full else -1 for path in self.middleware]
+        if -1 in positions or positions != sorted(positions):
+            raise ImproperlyConfigured("TOKEN_ONLY_MIDDLEWARE must be a subset of MIDDLEWARE, in the same order.")
+        # BaseHandler builds its chain from settings.MIDDLEWARE. Hand it the subset
+        # while it does; this runs once, when the worker boots, before any request.
+        settings.MIDDLEWARE = self.middleware
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class MiddlewareSubsetHandler(MiddlewareSubsetMixin, WSGIHandler):
+    def __init__(self, middleware: list[str]):
+        self.middleware = list(middleware)
+        super().__init__()
+
+
+class TokenOnlyPathDispatch:
+    """WSGI application: token-only API paths to a ``MiddlewareSubsetHandler``, the rest to ``default``."""
+
+    def __init__(self, default):
+        self.default = default
+        self.prefixes = tuple(settings.TOKEN_ONLY_PATH_PREFIXES)
+        self.token_only = MiddlewareSubsetHandler(settings.TOKEN_ONLY_MIDDLEWARE)
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(self.prefixes):
+            return self.token_only(environ, start_response)
+        return self.default(environ, start_response)

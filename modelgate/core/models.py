@@ -135,24 +135,34 @@ class AuditEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    actor_username = models.CharField(max_length=150, blank=True, db_index=True)
+    actor_username = models.CharField(max_length=150, blank=True)
     token_id = models.BigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=16, blank=True, help_text="api, portal, admin, task, command, system")
     action = models.CharField(max_length=64, db_index=True)
-    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=255, blank=True)
     team_slug = models.CharField(max_length=64, blank=True)
-    model_name = models.CharField(max_length=128, blank=True, db_index=True, help_text="Registered model concerned, if any")
+    model_name = models.CharField(max_length=128, blank=True, help_text="Registered model concerned, if any")
     changes = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64, validators=[RegexValidator(r"^[0-9a-f]{64}$")])
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        # Every write appends here, so every index is paid on every write. Plain
+        # B-trees for the equality filters; no varchar_pattern_ops twins (Django adds
+        # one per db_index/unique CharField on PostgreSQL) except on ``action``,
+        # which the audit page filters by prefix; (object_type, object_id) also
+        # serves object_type alone.
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["actor_username"], name="core_audit_actor_username_idx"),
+            models.Index(fields=["model_name"], name="core_audit_model_name_idx"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["hash"], name="core_audit_hash_unique")]
 
     def __str__(self):
         return f"#{self.id} {self.action} {self.object_type}:{self.object_id} by {self.actor_username or 'system'}"

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from modelgate.core import audit
 from modelgate.core.context import actor_context
@@ -99,3 +99,17 @@ def test_an_over_long_value_is_refused_not_cut_to_fit(db):
     with pytest.raises(DataError), transaction.atomic():
         audit.record(action="x" * 65, object_type="test.thing")
     assert not AuditEvent.objects.filter(object_type="test.thing").exists()
+
+
+@pytest.mark.postgres
+def test_the_audit_table_carries_only_the_indexes_its_readers_use(db):
+    # Every write appends an event, so each index here is paid on every write.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'core_auditevent'")
+        definitions = [row[0] for row in cursor.fetchall()]
+    pattern_ops = [d for d in definitions if "varchar_pattern_ops" in d]
+    assert len(pattern_ops) == 1 and "(action varchar_pattern_ops)" in pattern_ops[0]  # the audit page's prefix filter
+    assert len(definitions) == 9, definitions
+    with pytest.raises(IntegrityError), transaction.atomic():  # the hash stays unique
+        first = AuditEvent.objects.first() or audit.record(action="test.event", object_type="test.thing")
+        AuditEvent.objects.bulk_create([AuditEvent(action="copy", prev_hash=first.prev_hash, hash=first.hash)])

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import json
 import os
+import socket
+import ssl
 import statistics
 import sys
 import threading
@@ -38,26 +39,51 @@ PREFIX = "/api/2.0/mlflow/"
 
 
 class Http:
+    """HTTP/1.1 over a new TCP connection per request (the baseline's client did the
+    same), written on a bare socket: ``http.client`` spent ~0.7 ms of CPU per request
+    parsing headers with the email package, CPU taken from the 2 cores the server
+    under test shares with this generator. The request is built once as bytes, sent
+    with ``Connection: close`` and the answer read to EOF."""
+
     def __init__(self, url: str, headers: dict):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-        self.https = parts.scheme == "https"
-        self.headers = {"Content-Type": "application/json", **headers}
+        self.tls = ssl.create_default_context() if parts.scheme == "https" else None
+        fields = {"Host": parts.netloc, "Content-Type": "application/json", "Connection": "close", **headers}
+        self.header_lines = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
 
     def call(self, method: str, path: str, params: dict) -> tuple[int, dict]:
-        # A new connection per request: the baseline's client did the same.
-        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=60)
+        if method == "GET":
+            target, body = PREFIX + path + "?" + urlencode(params, doseq=True), b""
+        else:
+            target, body = PREFIX + path, json.dumps(params).encode()
+        request = f"{method} {target} HTTP/1.1\r\n{self.header_lines}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        sock = socket.create_connection((self.host, self.port), timeout=60)
         try:
-            if method == "GET":
-                conn.request("GET", PREFIX + path + "?" + urlencode(params, doseq=True), headers=self.headers)
-            else:
-                conn.request(method, PREFIX + path, body=json.dumps(params), headers=self.headers)
-            response = conn.getresponse()
-            body = response.read()
-            return response.status, (json.loads(body) if body else {})
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            sock.sendall(request)
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
         finally:
-            conn.close()
+            sock.close()
+        head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if b"\r\ntransfer-encoding: chunked" in head.lower():
+            payload = _dechunk(payload)
+        return status, (json.loads(payload) if payload else {})
+
+
+def _dechunk(data: bytes) -> bytes:
+    out, position = [], 0
+    while True:
+        line_end = data.index(b"\r\n", position)
+        size = int(data[position:line_end].split(b";", 1)[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[line_end + 2:line_end + 2 + size])
+        position = line_end + 2 + size + 2
 
 
 class Recorder:

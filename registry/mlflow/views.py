@@ -222,7 +222,8 @@ def _create_version(user, params):
 
 
 def _get_version(user, params):
-    return {"model_version": selectors.version_wire(_version(user, params))}
+    version = selectors.version_for_wire(user=user, name=_required(params, "name"), version=_required(params, "version"))
+    return {"model_version": selectors.version_wire(version)}
 
 
 def _update_version(user, params):

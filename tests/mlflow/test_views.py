@@ -15,6 +15,7 @@ from registry.models import ModelAlias, ModelVersion, RegisteredModel
 from tests.factories import TeamFactory, UserFactory
 from tests.mlflow.helpers import MlflowApi
 from tests.registry.factories import bulk_models
+from tests.registry.test_query_counts import BASE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("seeded_environments")]
 
@@ -330,6 +331,23 @@ def test_it_searches_versions_in_constant_queries(dana, team_credit, count, djan
         status, body = dana.get("model-versions/search", {"filter": "name LIKE 'bulk-%'", "max_results": "1000"})
     assert status == 200 and len(body["model_versions"]) == count
     assert all(re.fullmatch(r"\d+", v["version"]) for v in body["model_versions"])
+
+
+def test_it_reads_a_version_by_alias_in_constant_queries_with_every_wire_field(dana, django_assert_max_num_queries):
+    # The alias read selects only the columns MLflow's wire shows; a field the wire
+    # needs but the read left out would cost one more query (a deferred load).
+    _create(dana)
+    _version(dana, run_id="run-7", description="first cut", tags=[{"key": "stage", "value": "dev"}])
+    assert dana.post("registered-models/alias", {"name": "credit-scorer", "alias": "candidate", "version": "1"})[0] == 200
+    dana.get("registered-models/alias", {"name": "credit-scorer", "alias": "candidate"})  # warm-up, as above
+    with django_assert_max_num_queries(BASE + 1):  # authentication, then the version
+        status, body = dana.get("registered-models/alias", {"name": "credit-scorer", "alias": "candidate"})
+    assert status == 200
+    version = body["model_version"]
+    assert (version["version"], version["source"], version["run_id"], version["description"]) == (
+        "1", "s3://bucket/credit/1", "run-7", "first cut")
+    assert version["tags"] == [{"key": "stage", "value": "dev"}] and version["aliases"] == ["candidate"]
+    assert version["user_id"] == "dana" and version["status"] in ("READY", "PENDING_REGISTRATION")
 
 
 def test_it_reports_the_stage_governance_deployed_a_version_to(dana):

@@ -13,30 +13,49 @@ Every other request goes through the full ``settings.MIDDLEWARE``.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
+from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
+from django.utils.module_loading import import_string
 
 
 class MiddlewareSubsetMixin:
-    """For a Django handler class: build the middleware chain from ``self.middleware``,
-    which must be a subset of ``settings.MIDDLEWARE`` in the same order (so no
-    middleware can run here that the rest of the site does not run, nor in another
-    order). Tests mix it into the test client's handler."""
+    """For a synchronous Django handler class: build the middleware chain from
+    ``self.middleware``, which must be a subset of ``settings.MIDDLEWARE`` in the
+    same order (so nothing can run here that the rest of the site does not run, nor
+    in another order), and synchronous. Tests mix it into the test client's handler.
+
+    The loop is BaseHandler.load_middleware's for synchronous middleware, over our
+    list instead of settings.MIDDLEWARE: swapping the global setting while Django's
+    loop ran would be visible to any other thread reading it meanwhile."""
 
     middleware: list[str] = []
 
     def load_middleware(self, is_async=False):
+        if is_async:
+            raise ImproperlyConfigured("A middleware subset handler is synchronous (WSGI).")
         full = list(settings.MIDDLEWARE)
         positions = [full.index(path) if path in full else -1 for path in self.middleware]
         if -1 in positions or positions != sorted(positions):
             raise ImproperlyConfigured("TOKEN_ONLY_MIDDLEWARE must be a subset of MIDDLEWARE, in the same order.")
-        # BaseHandler builds its chain from settings.MIDDLEWARE. Hand it the subset
-        # while it does; this runs once, when the worker boots, before any request.
-        settings.MIDDLEWARE = self.middleware
-        try:
-            super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
+        self._view_middleware, self._template_response_middleware, self._exception_middleware = [], [], []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(self.middleware):
+            factory = import_string(path)
+            if not getattr(factory, "sync_capable", True):
+                raise ImproperlyConfigured(f"{path} is not synchronous; it cannot run in a WSGI middleware subset.")
+            try:
+                instance = factory(handler)
+            except MiddlewareNotUsed:
+                continue
+            if hasattr(instance, "process_view"):
+                self._view_middleware.insert(0, instance.process_view)
+            if hasattr(instance, "process_template_response"):
+                self._template_response_middleware.append(instance.process_template_response)
+            if hasattr(instance, "process_exception"):
+                self._exception_middleware.append(instance.process_exception)
+            handler = convert_exception_to_response(instance)
+        self._middleware_chain = handler
 
 
 class MiddlewareSubsetHandler(MiddlewareSubsetMixin, WSGIHandler):

@@ -27,8 +27,10 @@ class TokenOnlyClientHandler(MiddlewareSubsetMixin, ClientHandler):
 
 class MlflowApi:
     def __init__(self, user=None, *, basic: tuple[str, str] | None = None, client: Client | None = None):
-        self.client = client or Client(enforce_csrf_checks=True)
+        self.client = Client(enforce_csrf_checks=True)
         self.client.handler = TokenOnlyClientHandler(enforce_csrf_checks=True)
+        if client is not None:  # send that client's cookies (a logged-in session, say), leave the client as it was
+            self.client.cookies = client.cookies
         self.headers = {}
         if user is not None:
             _, raw = token_create(user=user, name="mlflow-test")

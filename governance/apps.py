@@ -21,15 +21,20 @@ class GovernanceConfig(AppConfig):
         post_migrate.connect(_ensure_default_environments, sender=self, dispatch_uid="governance.default_environments")
 
 
-def _ensure_default_environments(sender, using="default", **kwargs):
+def _ensure_default_environments(sender, using="default", apps=None, **kwargs):
     import importlib
 
-    from django.apps import apps
+    from django.apps import apps as installed_apps
 
     from governance.models import Environment
 
+    try:
+        if apps is not None:
+            apps.get_model("governance", "Environment")
+    except LookupError:  # a partial `migrate` (another app's migration) left governance's tables unmade
+        return
     if not Environment.objects.using(using).exists():
-        importlib.import_module("governance.migrations.0002_seed_environments").seed(apps, None)
+        importlib.import_module("governance.migrations.0002_seed_environments").seed(installed_apps, None)
 
 
 def _version_registered(sender, instance, created, raw=False, **kwargs):

@@ -49,7 +49,8 @@ class Http:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
         self.tls = ssl.create_default_context() if parts.scheme == "https" else None
-        fields = {"Host": parts.netloc, "Content-Type": "application/json", "Connection": "close", **headers}
+        host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"  # never the URL's user:password@
+        fields = {"Host": host, "Content-Type": "application/json", "Connection": "close", **headers}
         self.header_lines = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
 
     def call(self, method: str, path: str, params: dict) -> tuple[int, dict]:
@@ -69,9 +70,12 @@ class Http:
         finally:
             sock.close()
         head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if b"\r\ntransfer-encoding: chunked" in head.lower():
-            payload = _dechunk(payload)
+        status_line, *header_lines = head.split(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        for line in header_lines:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+                payload = _dechunk(payload)
         return status, (json.loads(payload) if payload else {})
 
 
@@ -95,7 +99,10 @@ class Recorder:
 
     def timed(self, http: Http, op: str, method: str, path: str, params: dict, ok=(200,)):
         start = time.perf_counter()
-        status, body = http.call(method, path, params)
+        try:
+            status, body = http.call(method, path, params)
+        except (OSError, ValueError, IndexError) as exc:  # refused, reset, timed out, or not an HTTP/JSON answer
+            status, body = 0, {"error": repr(exc)}
         elapsed = time.perf_counter() - start
         with self.lock:
             self.samples[op].append(elapsed)
@@ -133,7 +140,9 @@ def write_phase(http: Http, prefix: str, clients: int, models_per_client: int, v
     def work(client: int):
         for i in range(models_per_client):
             name = f"{prefix}-c{client:02d}-m{i:04d}"
-            recorder.timed(http, "create_model", "POST", "registered-models/create", {"name": name, "tags": team_tag})
+            status, _ = recorder.timed(http, "create_model", "POST", "registered-models/create", {"name": name, "tags": team_tag})
+            if status != 200:
+                continue
             number = "0"
             for v in range(versions_per_model):
                 _, body = recorder.timed(http, "create_version", "POST", "model-versions/create", {
@@ -272,6 +281,7 @@ def summarise(label: str, recorder: Recorder, elapsed: float, verbose: bool, met
         "p50_ms": round(percentile(every, 50) * 1000, 1),
         "p95_ms": round(percentile(every, 95) * 1000, 1),
         "p99_ms": round(percentile(every, 99) * 1000, 1),
+        "first_errors": list(recorder.first_errors),
     }
     print(f"{label:<22} {row['requests']:>6} req  {row['req_per_s']:>8.1f} req/s  p50 {row['p50_ms']:>7.1f} ms  "
           f"p95 {row['p95_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  errors {row['errors']}")
@@ -328,6 +338,7 @@ def main(argv=None) -> int:
     results.append(summarise(f"writes x{args.write_clients}", recorder, elapsed, args.verbose, meter))
     if not created:
         print("no models were created; check credentials", file=sys.stderr)
+        _write_json(args, results)
         return 1
     for clients in [int(c) for c in args.read_clients.split(",") if c]:
         per_client = max(1, args.reads // clients)
@@ -339,9 +350,13 @@ def main(argv=None) -> int:
         kib, count = pss_kib(args.pss)
         print(f"server PSS {kib / 1024:.0f} MiB across {count} processes (tree of PID {args.pss})")
         results.append({"phase": "memory", "pss_mib": round(kib / 1024), "processes": count})
+    _write_json(args, results)
+    return 0 if all(r.get("errors", 0) == 0 for r in results) else 2
+
+
+def _write_json(args, results: list[dict]):
     if args.json:
         Path(args.json).write_text(json.dumps({"url": args.url, "prefix": args.prefix, "results": results}, indent=2))
-    return 0 if all(r.get("errors", 0) == 0 for r in results) else 2
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def test_the_load_generator_runs_every_phase_without_an_error(live_server, run_j
     ])
     results = json.loads(report.read_text())["results"]
     assert code == 0, results
-    assert [r["errors"] for r in results] == [0] * len(results) and len(results) == 3
+    assert [(r["phase"], r["requests"], r["errors"]) for r in results] == [
+        ("writes x2", 2 * 2 * (1 + 2 + 1), 0), ("reads x1", 12, 0), ("reads x2", 12, 0),
+    ]
     assert RegisteredModel.objects.filter(name__startswith="lg-").count() == 4
     assert ModelVersion.objects.filter(registered_model__name__startswith="lg-").count() == 8
     assert ModelAlias.objects.filter(registered_model__name__startswith="lg-").exists()
@@ -43,5 +45,14 @@ def test_the_load_generator_reports_refused_requests_as_errors(live_server, seed
         "--url", live_server.url, "--token", "mg_not-a-token", "--write-clients", "1", "--models-per-client", "1",
         "--read-clients", "1", "--reads", "2", "--json", str(report),
     ])
-    assert code != 0
+    assert code == 1  # no model could be created, so no read phase ran
+    (writes,) = json.loads(report.read_text())["results"]
+    assert writes["errors"] == writes["requests"] == 1
+    assert writes["first_errors"][0].startswith("create_model: 401") and "UNAUTHENTICATED" in writes["first_errors"][0]
     assert not RegisteredModel.objects.exists()
+
+
+def test_the_load_generator_reads_chunked_answers():
+    dechunk = _load_generator()._dechunk
+    assert dechunk(b"4\r\nWiki\r\n5;name=value\r\npedia\r\n0\r\n\r\n") == b"Wikipedia"
+    assert dechunk(b"0\r\n\r\n") == b""

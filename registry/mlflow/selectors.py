@@ -218,8 +218,9 @@ def version_by_alias(*, user, name: str, alias: str) -> SimpleNamespace:
     return obj
 
 
-def versions_wire(items: list[ModelVersion]) -> list[dict]:
-    """Wire dicts for versions read through ``versions()``: aliases and stages come annotated, no extra query."""
+def versions_wire(items: list) -> list[dict]:
+    """Wire dicts for versions (model objects read through ``versions()``, or ``_wire_row`` rows): aliases and
+    stages come annotated, no extra query."""
     return [
         wire.model_version(
             v, model_name=v.registered_model.name, stage=governance.stage_of(v),
@@ -229,7 +230,7 @@ def versions_wire(items: list[ModelVersion]) -> list[dict]:
     ]
 
 
-def version_wire(version: ModelVersion) -> dict:
+def version_wire(version) -> dict:
     return versions_wire([version])[0]
 
 
@@ -251,8 +252,8 @@ def _model_aliases(**ids):
     )
 
 
-def models_wire(items: list[RegisteredModel]) -> list[dict]:
-    """Wire dicts for models with their newest version and aliases: +1 query for the
+def models_wire(items: list) -> list[dict]:
+    """Wire dicts for models (model objects or ``_wire_row`` rows) with their newest version and aliases: +1 query for the
     newest versions (a correlated subquery on the (model, version) index, stages
     annotated), +1 for aliases — never one query per model."""
     if not items:

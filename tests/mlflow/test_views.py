@@ -334,8 +334,8 @@ def test_it_searches_versions_in_constant_queries(dana, team_credit, count, djan
 
 
 def test_it_reads_a_version_by_alias_in_constant_queries_with_every_wire_field(dana, django_assert_max_num_queries):
-    # The alias read selects only the columns MLflow's wire shows; a field the wire
-    # needs but the read left out would cost one more query (a deferred load).
+    # The alias read selects only the columns MLflow's wire shows and answers from the
+    # row, not a model object: a field the wire needs but the read left out would fail.
     _create(dana)
     _version(dana, run_id="run-7", description="first cut", tags=[{"key": "stage", "value": "dev"}])
     assert dana.post("registered-models/alias", {"name": "credit-scorer", "alias": "candidate", "version": "1"})[0] == 200

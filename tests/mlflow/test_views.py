@@ -333,6 +333,39 @@ def test_it_searches_versions_in_constant_queries(dana, team_credit, count, djan
     assert all(re.fullmatch(r"\d+", v["version"]) for v in body["model_versions"])
 
 
+def test_a_like_prefix_is_bounded_by_bytes_and_still_matched_exactly(dana):
+    # LIKE 'p%' adds a [p, p+1) range the pattern index can serve; the regex stays the exact test.
+    names = ["fraud", "fraud-a", "fraud-b", "fraud-_9", "fraud.x", "Fraud-c", "fraue", "frauc-z"]
+    for name in names:
+        _create(dana, name=name)
+    _version(dana, name="fraud-a")
+    _version(dana, name="fraud.x")
+
+    def found(path, key, pattern):
+        status, body = dana.get(path, {"filter": f"name LIKE '{pattern}'", "max_results": "100"})
+        assert status == 200, body
+        return sorted(item["name"] for item in body[key])
+
+    assert found("registered-models/search", "registered_models", "fraud-%") == ["fraud-_9", "fraud-a", "fraud-b"]
+    assert found("registered-models/search", "registered_models", "fraud%") == ["fraud", "fraud-_9", "fraud-a", "fraud-b", "fraud.x"]
+    assert found("registered-models/search", "registered_models", "fraud-_") == ["fraud-a", "fraud-b"]
+    assert found("registered-models/search", "registered_models", "%-a") == ["fraud-a"]  # no prefix: no range
+    assert found("model-versions/search", "model_versions", "fraud.%") == ["fraud.x"]
+
+
+@pytest.mark.parametrize("pattern, bounds", [
+    ("fraud-%", ["fraud-", "fraud."]),
+    ("a_b%", ["a", "b"]),
+    ("%x", None),
+    ("z\ud7ff%", ["z\ud7ff", "z\ue000"]),  # past the surrogates, which UTF-8 cannot hold
+    ("\U0010ffff%", None),  # the last code point has no successor
+])
+def test_the_prefix_bounds_of_a_like_pattern(pattern, bounds):
+    from registry.mlflow.filters import prefix_bounds
+
+    assert prefix_bounds(pattern) == bounds
+
+
 def test_it_reads_a_version_by_alias_in_constant_queries_with_every_wire_field(dana, django_assert_max_num_queries):
     # The alias read selects only the columns MLflow's wire shows and answers from the
     # row, not a model object: a field the wire needs but the read left out would fail.

@@ -133,6 +133,15 @@ DATABASES = {"default": _db}
 # Turn off behind a pooler in transaction mode (PgBouncer), where a session's
 # prepared statements are not there on the next transaction.
 DB_SERVER_SIDE_PREPARE = env_bool("DB_SERVER_SIDE_PREPARE", True)
+if DB_SERVER_SIDE_PREPARE and _db["ENGINE"] == "modelgate.core.postgresql":
+    # Plan each PREPAREd statement once. By default PostgreSQL re-plans a prepared
+    # statement on every call while a plan for the given values looks cheaper than
+    # the generic one: it did so for a models search's three statements, ~0.8 ms of
+    # planning each, per call. Only prepared statements are affected (Django's own
+    # queries are planned per call anyway). Not sent when PREPARE is off: a pooler
+    # such as PgBouncer refuses unknown startup options.
+    _options = _db["OPTIONS"].get("options", "")
+    _db["OPTIONS"]["options"] = f"{_options} -c plan_cache_mode=force_generic_plan".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker, cache, Celery --------------------------------------------------

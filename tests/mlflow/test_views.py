@@ -351,6 +351,8 @@ def test_a_like_prefix_is_bounded_by_bytes_and_still_matched_exactly(dana):
     assert found("registered-models/search", "registered_models", "fraud-_") == ["fraud-a", "fraud-b"]
     assert found("registered-models/search", "registered_models", "%-a") == ["fraud-a"]  # no prefix: no range
     assert found("model-versions/search", "model_versions", "fraud.%") == ["fraud.x"]
+    status, body = dana.get("model-versions/search", {"filter": "source_path LIKE 's3://bucket/credit/%'"})
+    assert status == 200 and sorted(v["name"] for v in body["model_versions"]) == ["fraud-a", "fraud.x"]
 
 
 @pytest.mark.parametrize("pattern, bounds", [

@@ -162,45 +162,39 @@ def model_get(*, user, name: str) -> RegisteredModel:
     return _model_with_creator(rows[0])
 
 
-def version_get(*, user, name: str, version) -> ModelVersion:
+def _version_by_number(user, name: str, version, key: str, values, from_row):
+    """One version by model name and number through the restricted, prepared read:
+    ``values`` picks the columns from the filtered queryset, ``from_row`` builds the answer."""
     number = version_number(version)
     rows = _restricted_rows(
-        ModelVersion, user, "version_by_number",
-        lambda qs, name, number: _unique(_version_values(qs.filter(registered_model__name=name, version=number))),
+        ModelVersion, user, key,
+        lambda qs, name, number: _unique(values(qs.filter(registered_model__name=name, version=number))),
         name=name, number=number,
     )
     if not rows:
         raise version_not_found(name, number)
-    return _version_from_row(rows[0])
+    return from_row(rows[0])
+
+
+def version_get(*, user, name: str, version) -> ModelVersion:
+    return _version_by_number(user, name, version, "version_by_number", _version_values, _version_from_row)
 
 
 def version_for_wire(*, user, name: str, version) -> SimpleNamespace:
     """``version_get`` for a read that only answers with the version: as ``version_wire`` reads it."""
-    number = version_number(version)
-    rows = _restricted_rows(
-        ModelVersion, user, "version_for_wire",
-        lambda qs, name, number: _unique(_version_values(qs.filter(registered_model__name=name, version=number), _WIRE_VERSION_FIELDS)),
-        name=name, number=number,
+    return _version_by_number(
+        user, name, version, "version_for_wire", lambda qs: _version_values(qs, _WIRE_VERSION_FIELDS), _wire_row
     )
-    if not rows:
-        raise version_not_found(name, number)
-    return _wire_row(rows[0])
 
 
 def version_ref(*, user, name: str, version) -> ModelVersion:
     """The version and its model as a write needs them: without the read's
     annotations (creator, aliases, stages), which cost more than the lookup."""
-    number = version_number(version)
-    rows = _restricted_rows(
-        ModelVersion, user, "version_ref",
-        lambda qs, name, number: _unique(qs.filter(registered_model__name=name, version=number).values(
-            *_VERSION_FIELDS, *(f"registered_model__{field}" for field in _MODEL_FIELDS)
-        )),
-        name=name, number=number,
+    return _version_by_number(
+        user, name, version, "version_ref",
+        lambda qs: qs.values(*_VERSION_FIELDS, *(f"registered_model__{field}" for field in _MODEL_FIELDS)),
+        lambda row: _version_from_row(row, annotations=()),
     )
-    if not rows:
-        raise version_not_found(name, number)
-    return _version_from_row(rows[0], annotations=())
 
 
 def version_by_alias(*, user, name: str, alias: str) -> SimpleNamespace:
@@ -210,12 +204,11 @@ def version_by_alias(*, user, name: str, alias: str) -> SimpleNamespace:
         lambda qs, name, alias: _unique(_version_values(qs.filter(registered_model__name=name, aliases__alias=alias), _WIRE_VERSION_FIELDS)),
         name=name, alias=alias,
     )
-    obj = _wire_row(rows[0]) if rows else None
-    if obj is None:
+    if not rows:
         model_get(user=user, name=name)  # a missing (or invisible) model is 404
         # MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404.
         raise invalid(f"Registered model alias {alias} not found.")
-    return obj
+    return _wire_row(rows[0])
 
 
 def versions_wire(items: list) -> list[dict]:

@@ -1,19 +1,50 @@
+import ipaddress
 import re
+
+from django.conf import settings
 
 from modelgate.core.context import actor_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def client_address(meta) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind ``TRUSTED_PROXY_COUNT`` proxies
+    the X-Forwarded-For entry the outermost trusted proxy appended.
+
+    Entries further left were written by the client and prove nothing; one that is
+    not an IP address (or too few entries: a request that skipped a proxy) falls
+    back to REMOTE_ADDR.
+    """
+    remote = meta.get("REMOTE_ADDR") or None
+    hops = settings.TRUSTED_PROXY_COUNT
+    if not hops:
+        return remote
+    forwarded = [entry.strip() for entry in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(forwarded) < hops:
+        return remote
+    try:
+        return str(ipaddress.ip_address(forwarded[-hops]))
+    except ValueError:
+        return remote
+
+
 class RequestContextMiddleware:
-    """Opens the actor context for the request: request id, client IP, source."""
+    """Opens the actor context for the request: request id, client IP, source.
+
+    Behind trusted proxies the client's address replaces REMOTE_ADDR (as Werkzeug's
+    ProxyFix does), so the audit trail and the login throttle see the client, not the proxy.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         supplied = request.headers.get("X-Request-ID", "")
-        kwargs = {"request": request, "client_ip": request.META.get("REMOTE_ADDR") or None}
+        address = client_address(request.META)
+        if address is not None:
+            request.META["REMOTE_ADDR"] = address
+        kwargs = {"request": request, "client_ip": address}
         if _REQUEST_ID.match(supplied):
             kwargs["request_id"] = supplied
         path = request.path

@@ -10,7 +10,7 @@ from tests.factories import UserFactory
 # The throttle counts in the shared cache (Redis on the PostgreSQL run): keep these tests on
 # one xdist worker and clear only their own keys (never flush: Redis is also the broker).
 pytestmark = pytest.mark.xdist_group("login-throttle")
-ADDRESSES = ("127.0.0.1", "203.0.113.9", "198.51.100.1")
+ADDRESSES = ("127.0.0.1", "203.0.113.9", "198.51.100.1", "172.18.0.5", "6.6.6.6")
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +99,16 @@ def test_http_basic_is_throttled_too(db):
 
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "throttled"
+
+
+def test_behind_the_proxy_failures_count_against_the_client_not_the_proxy(db, settings):
+    # Counted per proxy address, 50 failures from anyone would lock everyone out.
+    settings.TRUSTED_PROXY_COUNT = 1
+    UserFactory(username="locky")
+    client = Client(REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+
+    assert client.post("/accounts/login/", {"username": "locky", "password": "wrong"}).status_code == 200
+
+    assert cache.get("login-fail:ip:203.0.113.9") == 1
+    assert cache.get("login-fail:ip:172.18.0.5") is None
+    assert cache.get("login-fail:ip:6.6.6.6") is None

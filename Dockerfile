@@ -9,4 +9,4 @@ COPY . .
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v0 && chown -R modelgate /var/lib/modelgate
 USER modelgate
 EXPOSE 8000
-CMD ["gunicorn", "modelgate.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+CMD ["gunicorn", "-c", "python:modelgate.gunicorn", "modelgate.wsgi"]

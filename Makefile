@@ -34,7 +34,8 @@ seed: venv var/demo-secret-key ## Migrate the embedded database and load demo da
 
 serve: venv var/demo-secret-key ## Serve the portal on http://$(HOST):$(PORT)
 	@echo "Modelgate portal: http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
-	$(DEMO_ENV) $(VENV)/bin/gunicorn modelgate.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --timeout 600 --access-logfile -
+	@# Threads, unlike production's sync workers: no proxy buffers the demo's clients, and with no broker its jobs run inside the request.
+	$(DEMO_ENV) $(VENV)/bin/gunicorn -c python:modelgate.gunicorn modelgate.wsgi --bind $(HOST):$(PORT) --threads 4 --timeout 600 --access-logfile -
 
 demo: seed serve ## Set everything up and serve the demo portal
 

@@ -6,11 +6,12 @@ gunicorn's own recommended deployment: the proxy reads a slow client's upload
 whole before handing it over and takes a download off the worker at local
 speed, so a slow network never holds one of the few workers.
 
-Measured against threads (``bench/README.md``, MLflow API at 8 clients):
-``--threads 4`` cost ~30 % more CPU per write than sync workers. Four
-threads per process hand each request from the accepting thread to a pool and
-contend for the GIL, and eight transactions at once queue on the audit chain's
-head row in PostgreSQL where two do not.
+Measured against ``--threads 4`` (``bench/README.md``, MLflow API, alternating
+runs on one 2-CPU machine): threads used a median ~20 % more CPU per write
+(nine pairs, −2 % to +43 %, one outlier at +112 %) and served single-client
+reads 1.2–2.6× slower in five of six pairs. Each request is handed from the
+accepting thread to a pool, the threads contend for the GIL, and eight
+transactions at once queue on the audit chain's head row where two do not.
 
 The embedded demo (``make demo``) overrides this with ``--threads 4``: it has no
 proxy in front and no broker, so its background jobs run inside the request.

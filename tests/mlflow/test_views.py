@@ -12,10 +12,10 @@ from modelgate.core import jobs, roles
 from modelgate.core.models import AuditEvent, Job
 from registry import storage
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from tests.conftest import AUTH_QUERIES
 from tests.factories import TeamFactory, UserFactory
 from tests.mlflow.helpers import MlflowApi
 from tests.registry.factories import bulk_models
-from tests.registry.test_query_counts import BASE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("seeded_environments")]
 
@@ -375,7 +375,7 @@ def test_it_reads_a_version_by_alias_in_constant_queries_with_every_wire_field(d
     _version(dana, run_id="run-7", description="first cut", tags=[{"key": "stage", "value": "dev"}])
     assert dana.post("registered-models/alias", {"name": "credit-scorer", "alias": "candidate", "version": "1"})[0] == 200
     dana.get("registered-models/alias", {"name": "credit-scorer", "alias": "candidate"})  # warm-up, as above
-    with django_assert_max_num_queries(BASE + 1):  # authentication, then the version
+    with django_assert_max_num_queries(AUTH_QUERIES + 1):  # authentication, then the version
         status, body = dana.get("registered-models/alias", {"name": "credit-scorer", "alias": "candidate"})
     assert status == 200
     version = body["model_version"]

@@ -8,13 +8,12 @@ Common to every request (counted in BASE):
 """
 
 import pytest
-from django.db import connection
 
 from registry.models import Artifact, ArtifactBlob, ModelVersion
-from tests.conftest import api_for
+from tests.conftest import AUTH_QUERIES, api_for
 from tests.registry.factories import bulk_models, make_model, make_version
 
-BASE = 1 if connection.vendor == "postgresql" else 2
+BASE = AUTH_QUERIES
 
 
 @pytest.fixture

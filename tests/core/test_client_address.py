@@ -6,9 +6,10 @@ still see the client, and nothing a client writes itself may be believed.
 """
 
 import pytest
+from django.http import HttpResponse
 from django.test import RequestFactory
 
-from modelgate.core.middleware import client_address
+from modelgate.core.middleware import RequestContextMiddleware, client_address
 from modelgate.core.models import AuditEvent
 from tests.conftest import api_for
 
@@ -59,15 +60,11 @@ def test_the_audit_event_records_the_client_behind_the_proxy(settings, ds_owner)
 
 
 def test_the_view_sees_the_client_address_as_remote_addr(settings):
-    from modelgate.core.middleware import RequestContextMiddleware
-
     settings.TRUSTED_PROXY_COUNT = 1
     seen = {}
 
     def view(request):
         seen["remote"] = request.META["REMOTE_ADDR"]
-        from django.http import HttpResponse
-
         return HttpResponse()
 
     request = RequestFactory().get("/healthz", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.9")

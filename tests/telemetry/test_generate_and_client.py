@@ -1,9 +1,11 @@
 """The demo generator trips the latency alert; the client helper posts batches and reports bad fields."""
 
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from modelgate.core.services import token_create
 from monitoring.telemetry.choices import AlertState
@@ -11,22 +13,33 @@ from monitoring.telemetry.client import TelemetryClient, TelemetryError
 from monitoring.telemetry.models import Alert, GroundTruth, PredictionEvent, SlaRule
 
 
+def _generate_at(now, deployment):
+    # The command reads the wall clock; pinning it makes "a later run" a fact of the test, not of timing.
+    with mock.patch.object(timezone, "now", return_value=now):
+        call_command("generate_telemetry", "--deployment", str(deployment.pk), "--hours", "1.5", "--per-minute", "30",
+                     "--user", "dana", stdout=open("/dev/null", "w"))
+
+
 @pytest.mark.django_db
 def test_it_generates_demo_telemetry_whose_regression_opens_one_alert(ds_owner, deployment):
-    call_command("generate_telemetry", "--deployment", str(deployment.pk), "--hours", "1.5", "--per-minute", "30",
-                 "--user", "dana", stdout=open("/dev/null", "w"))
+    first_run = timezone.now().replace(second=0, microsecond=0)
+    _generate_at(first_run, deployment)
     assert PredictionEvent.objects.filter(deployment=deployment).count() > 1500  # 90 minutes at 30 ± 30 % per minute
     assert GroundTruth.objects.filter(deployment=deployment).exists()
     p95 = SlaRule.objects.get(deployment=deployment, metric="latency_p95")
     assert p95.state == "firing"
     assert list(Alert.objects.values_list("rule__metric", "state")) == [("latency_p95", AlertState.OPEN)]
-    # Running it again adds the same events (same ids): nothing is double counted, no second alert.
-    before = PredictionEvent.objects.count()
-    call_command("generate_telemetry", "--deployment", str(deployment.pk), "--hours", "1.5", "--per-minute", "30",
-                 "--user", "dana", stdout=open("/dev/null", "w"))
+    # Running it again some minutes later regenerates the overlapping minutes' events under the same ids with
+    # the same content: nothing is double counted, labels still match their events, no second alert.
+    events_before = dict(PredictionEvent.objects.values_list("event_id", "score"))
+    _generate_at(first_run + timedelta(minutes=7), deployment)
     alerts = list(Alert.objects.values_list("rule__name", "state", "summary"))
     assert len(alerts) == 1, alerts
-    assert PredictionEvent.objects.count() >= before
+    accuracy = SlaRule.objects.get(deployment=deployment, metric="accuracy")
+    assert accuracy.state != "firing"
+    events_after = dict(PredictionEvent.objects.values_list("event_id", "score"))
+    assert len(events_after) > len(events_before)  # the 7 new minutes
+    assert {k: events_after[k] for k in events_before} == events_before
 
 
 @pytest.mark.django_db(transaction=True)

@@ -62,7 +62,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         user = self._user(opts["user"])
         deployments = self._deployments(user, opts["deployment"])
-        rng = random.Random(opts["seed"])
         now = timezone.now().replace(second=0, microsecond=0)
         hours = min(opts["hours"], services.raw_retention().total_seconds() / 3600 - 1)
         start = now - timedelta(hours=hours)
@@ -71,7 +70,7 @@ class Command(BaseCommand):
                 if not opts["no_rules"] and not SlaRule.objects.filter(deployment=deployment).exists():
                     for rule in DEFAULT_RULES:
                         services.sla_rule_create(user=user, deployment=deployment, **rule)
-                stats = self._generate(deployment, user, rng, start, now, opts)
+                stats = self._generate(deployment, user, start, now, opts)
                 # Replay beat's per-minute evaluation over the recent minutes so rule states and alerts are real.
                 replay_from = now - timedelta(minutes=max(opts["regression_minutes"], 0) + 15)
                 minute = replay_from
@@ -108,7 +107,7 @@ class Command(BaseCommand):
             raise CommandError("No active deployment: deploy a model first (`manage.py seed_demo` deploys the demo models).")
         return found
 
-    def _generate(self, deployment, user, rng, start, now, opts) -> dict:
+    def _generate(self, deployment, user, start, now, opts) -> dict:
         splits = list(deployment.splits.select_related("version").order_by("-weight"))
         versions = [s.version.version for s in splits]
         weights = [s.weight for s in splits]
@@ -120,6 +119,10 @@ class Command(BaseCommand):
         minute = start
         while minute < now:
             hour = minute.hour + minute.minute / 60
+            # One generator per minute, seeded by the event ids' prefix and minute: an event id always stands
+            # for the same event, however far the clock moved between two runs (idempotent storage keeps the
+            # first copy, so a run whose draws shifted would pair old events with new labels).
+            rng = random.Random(f"{opts['seed']}:{prefix}{minute:%Y%m%d%H%M}")
             # Diurnal traffic: busier in the (UTC) afternoon, quiet at night.
             rate = opts["per_minute"] * (1 + 0.3 * math.sin((hour - 8) / 24 * 2 * math.pi))
             for i in range(max(int(rng.gauss(rate, math.sqrt(rate))), 0)):
@@ -133,6 +136,8 @@ class Command(BaseCommand):
                 if regression_from and minute >= regression_from:
                     latency *= 9  # the regression: a slow dependency after a config change
                 status = "error" if rng.random() < 0.004 else "ok"
+                # Drawn for every event, labelled or not, so whether this run labels it leaves later draws alone.
+                labelled, label_is_right = rng.random() < opts["label_fraction"], rng.random() < 0.85
                 event_id = f"{prefix}{minute:%Y%m%d%H%M}-{i}"
                 batch.append({
                     "event_id": event_id, "timestamp": (minute + timedelta(seconds=rng.random() * 59.9)).isoformat(),
@@ -140,9 +145,9 @@ class Command(BaseCommand):
                     "prediction": int(score >= 0.5), "score": round(score, 4),
                     "features": {"income": income, "age": age, "channel": channel},
                 })
-                if now - minute > timedelta(hours=1) and rng.random() < opts["label_fraction"]:
+                if now - minute > timedelta(hours=1) and labelled:
                     # Realised outcome: the model is right about 85 % of the time.
-                    actual = int(score >= 0.5) if rng.random() < 0.85 else 1 - int(score >= 0.5)
+                    actual = int(score >= 0.5) if label_is_right else 1 - int(score >= 0.5)
                     labels.append({"event_id": event_id, "label": actual})
                 if len(batch) >= services.MAX_BATCH:
                     stored += services.events_ingest(user=user, events=batch, deployment=deployment.pk)["stored"]

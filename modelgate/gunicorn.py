@@ -23,7 +23,9 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+# gunicorn's sync worker that closes a finished connection without waiting for
+# the client to close first, when nothing is left unread (modelgate/gunicorn_worker.py).
+worker_class = "modelgate.gunicorn_worker.SyncWorker"
 # A request longer than this is killed: the proxy has already buffered uploads,
 # so only the request's own work counts against it.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))

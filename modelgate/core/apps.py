@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from modelgate.core import login_throttle, permissions, prepared, roles  # noqa: F401 - login_throttle connects its receiver
+        from modelgate.core import audit, login_throttle, permissions, prepared, roles  # noqa: F401 - login_throttle connects its receiver
 
         # Framework glue: permissions exist only after every app migrated, so
         # role → permission grants are synced after migrate, not in a migration.
@@ -17,3 +17,5 @@ class CoreConfig(AppConfig):
         # A flush re-creates permission rows under new ids.
         post_migrate.connect(permissions.clear_permission_id_cache, dispatch_uid="core.clear_permission_ids")
         post_migrate.connect(prepared.clear_cache, dispatch_uid="core.clear_prepared_queries")
+        # A flush empties the audit chain's head table too; appends expect its row.
+        post_migrate.connect(audit.ensure_chain_head, dispatch_uid="core.ensure_chain_head")

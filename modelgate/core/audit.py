@@ -81,7 +81,15 @@ def record(
     model_name: str = "",
     actor=None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
+    """Append one event to the chain inside the caller's transaction.
+
+    On PostgreSQL, inside a transaction, the append is usually deferred: it is sent
+    with the transaction's next statement or with its COMMIT, saving a round trip
+    per write (``DatabaseWrapper.defer``). It still runs inside the transaction, so
+    the event commits or rolls back with the change it records; an error it raises
+    fails the transaction at that point. The returned event then has no ``id`` or
+    ``hash`` yet.
+    """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
@@ -143,12 +151,16 @@ def _append_statement() -> Statement:
     ``record`` is called: callers call it last. Values carry explicit casts because an
     ``INSERT … SELECT`` does not infer parameter types; text for strings, so an
     over-long value is refused by the column, not truncated by the cast.
+
+    The head row always exists (``ensure_chain_head``). Were it deleted, the link
+    would be NULL, which the NOT NULL columns refuse: the transaction fails rather
+    than losing its event, even when nobody reads this statement's answer (deferred).
     """
     event_table, head_table = AuditEvent._meta.db_table, AuditChainHead._meta.db_table
     casts = ["text" if f.get_internal_type() == "CharField" else f.db_type(connections["default"]) for f in _WRITTEN]
     # Table and column names from the models' metadata; every value is a parameter.
     return Statement(
-        f"WITH head AS (SELECT last_hash FROM {head_table} WHERE id = 1 FOR UPDATE), "  # noqa: S608
+        f"WITH head AS (SELECT (SELECT last_hash FROM {head_table} WHERE id = 1 FOR UPDATE) AS last_hash), "  # noqa: S608
         f"appended AS (INSERT INTO {event_table} ({', '.join(f.column for f in _WRITTEN)}, prev_hash, hash) "
         f"SELECT {', '.join(f'%s::{cast}' for cast in casts)}, head.last_hash, "
         f"encode(sha256(convert_to(%s::text || head.last_hash, 'UTF8')), 'hex') FROM head "
@@ -161,12 +173,22 @@ def _append_statement() -> Statement:
 def _append_in_one_statement(connection, event: AuditEvent) -> None:
     params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _WRITTEN]
     params.append(canonical(event))
-    rows = _append_statement().fetchall(connection, params)
-    if not rows:  # no chain yet (a new or flushed database): start it, then append
-        AuditChainHead.objects.get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
-        rows = _append_statement().fetchall(connection, params)
-    event.id, event.prev_hash, event.hash = rows[0]
+    if _append_statement().defer(connection, params):
+        return  # sent with the transaction's next statement or its COMMIT (core/postgresql)
+    event.id, event.prev_hash, event.hash = _append_statement().fetchall(connection, params)[0]
     event._state.adding, event._state.db = False, connection.alias
+
+
+def ensure_chain_head(using: str = "default", apps=None, **kwargs) -> None:
+    """The chain's head row, created once (migration core 0004) and again after a
+    flush empties the table (post_migrate): appends lock it and never create it."""
+    head_model = AuditChainHead
+    if apps is not None:
+        try:
+            head_model = apps.get_model("core", "AuditChainHead")
+        except LookupError:  # a partial migrate: core's tables are not made yet
+            return
+    head_model.objects.using(using).get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
 
 
 @dataclass

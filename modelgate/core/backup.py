@@ -29,13 +29,15 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection, transaction
 from django.utils import timezone
 
+from modelgate.core.audit import ensure_chain_head
+
 FORMAT_VERSION = 1
 CHUNK = 1024 * 1024
 # Rebuilt by migrate on the target; dumping them would clash with its rows.
 EXCLUDED_MODELS = ["contenttypes", "auth.permission", "sessions", "admin.logentry"]
 # Rows that migrations (or post_migrate) seed into every new instance: an "empty" instance
 # holds them, and restore replaces them with the archive's own (possibly edited) rows.
-SEEDED_MODELS = ["governance.Environment"]
+SEEDED_MODELS = ["governance.Environment", "core.AuditChainHead"]
 
 
 class BackupError(Exception):
@@ -204,6 +206,7 @@ def _load(members_dir: Path) -> None:
                 if apps.is_installed(label.split(".")[0]):
                     apps.get_model(label).objects.all().delete()
             management.call_command("loaddata", str(members_dir / "database.json"), verbosity=0)
+            ensure_chain_head()  # an archive made before the head row was seeded may hold none
     except Exception:
         for name in written:  # all-or-nothing: remove what this restore added to the store
             store.delete(name)

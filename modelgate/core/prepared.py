@@ -144,6 +144,17 @@ class Statement:
                 cursor.execute(self.sql, params)
             return cursor.fetchall()
 
+    def defer(self, connection, params: list) -> bool:
+        """Hand the statement to the connection to send with the transaction's next
+        statement (``DatabaseWrapper.defer``); False where it cannot be deferred."""
+        if not hasattr(connection, "defer") or not connection.in_atomic_block:
+            return False
+        if not settings.DB_SERVER_SIDE_PREPARE:
+            return connection.defer(self.sql, params)
+        with connection.cursor() as cursor:
+            self._ensure_prepared(connection, cursor)  # at once, once per connection
+        return connection.defer(self.execute_sql, params)
+
     def _ensure_prepared(self, connection, cursor) -> None:
         raw = connection.connection
         names = _prepared_on.get(raw)

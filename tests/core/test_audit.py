@@ -87,8 +87,9 @@ def test_the_chain_hash_is_the_same_whoever_computes_it_with_non_ascii_content(d
     with actor_context(source="command", user=ds_owner):
         recorded = audit.record(action="test.event", object_type="test.thing", object_id="1", object_repr="modèle ✓ «crédit»",
                                 changes={"note": {"before": "", "after": "naïve → ok"}})
-    stored = AuditEvent.objects.get(pk=recorded.pk)
-    assert stored.hash == recorded.hash == audit.compute_hash(stored, stored.prev_hash)
+    stored = AuditEvent.objects.get(action="test.event")
+    assert stored.hash == audit.compute_hash(stored, stored.prev_hash)  # computed by PostgreSQL, checked by Python
+    assert recorded.hash in ("", stored.hash)  # "": the append was deferred to the commit
     assert audit.verify_chain().ok
 
 
@@ -111,5 +112,7 @@ def test_the_audit_table_carries_only_the_indexes_its_readers_use(db):
     assert len(pattern_ops) == 1 and "(action varchar_pattern_ops)" in pattern_ops[0]  # the audit page's prefix filter
     assert len(definitions) == 9, definitions
     with pytest.raises(IntegrityError), transaction.atomic():  # the hash stays unique
-        first = AuditEvent.objects.first() or audit.record(action="test.event", object_type="test.thing")
+        if not AuditEvent.objects.exists():
+            audit.record(action="test.event", object_type="test.thing")
+        first = AuditEvent.objects.first()
         AuditEvent.objects.bulk_create([AuditEvent(action="copy", prev_hash=first.prev_hash, hash=first.hash)])

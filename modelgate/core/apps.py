@@ -18,4 +18,4 @@ class CoreConfig(AppConfig):
         post_migrate.connect(permissions.clear_permission_id_cache, dispatch_uid="core.clear_permission_ids")
         post_migrate.connect(prepared.clear_cache, dispatch_uid="core.clear_prepared_queries")
         # A flush empties the audit chain's head table too; appends expect its row.
-        post_migrate.connect(audit.ensure_chain_head, dispatch_uid="core.ensure_chain_head")
+        post_migrate.connect(audit.ensure_chain_head, sender=self, dispatch_uid="core.ensure_chain_head")

@@ -147,7 +147,7 @@ class Statement:
     def defer(self, connection, params: list) -> bool:
         """Hand the statement to the connection to send with the transaction's next
         statement (``DatabaseWrapper.defer``); False where it cannot be deferred."""
-        if not hasattr(connection, "defer") or not connection.in_atomic_block:
+        if not (hasattr(connection, "can_defer") and connection.can_defer()):
             return False
         if not settings.DB_SERVER_SIDE_PREPARE:
             return connection.defer(self.sql, params)

@@ -3,12 +3,11 @@
 
 from django.db import migrations
 
-GENESIS_HASH = "0" * 64
-
 
 def create_head(apps, schema_editor):
-    head = apps.get_model("core", "AuditChainHead")
-    head.objects.using(schema_editor.connection.alias).get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
+    from modelgate.core.audit import ensure_chain_head  # the post_migrate receiver, on the migration's models
+
+    ensure_chain_head(schema_editor.connection.alias, apps)
 
 
 class Migration(migrations.Migration):

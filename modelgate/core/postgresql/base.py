@@ -69,6 +69,12 @@ class Connection(psycopg2.extensions.connection):
         self.deferred = None
         return ";".join(parts) + ";", taken
 
+    def send_prefix_alone(self) -> None:
+        """Send what is pending in a message of its own (for statements it cannot go in front of)."""
+        prefix, taken = self.take_prefix()
+        if prefix:
+            _send(self, prefix, taken)
+
     def message_failed(self, taken: tuple) -> None:
         """The message that carried the prefix failed. If the server is outside a
         transaction, none of it ran (a parse error or a lost connection stops the
@@ -89,12 +95,12 @@ class Cursor(psycopg2.extensions.cursor):
 
     def execute(self, query, vars=None):
         connection = self.connection
-        prefix, taken = connection.take_prefix()
-        if not prefix:
-            return super().execute(query, vars)
         if self.name is not None or not isinstance(query, str):
             # A named cursor wraps its query in DECLARE; composed SQL is not text yet.
-            _send(connection, prefix, taken)
+            connection.send_prefix_alone()
+            return super().execute(query, vars)
+        prefix, taken = connection.take_prefix()
+        if not prefix:
             return super().execute(query, vars)
         if vars is not None:
             prefix = prefix.replace("%", "%%")  # the prefix is already interpolated
@@ -105,15 +111,11 @@ class Cursor(psycopg2.extensions.cursor):
             raise
 
     def executemany(self, query, vars_list):
-        prefix, taken = self.connection.take_prefix()
-        if prefix:
-            _send(self.connection, prefix, taken)
+        self.connection.send_prefix_alone()
         return super().executemany(query, vars_list)
 
     def callproc(self, procname, parameters=None):
-        prefix, taken = self.connection.take_prefix()
-        if prefix:
-            _send(self.connection, prefix, taken)
+        self.connection.send_prefix_alone()
         return super().callproc(procname, parameters)
 
 
@@ -141,13 +143,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         options = self.settings_dict["OPTIONS"]
         return not ({"isolation_level", "connection_factory", "cursor_factory"} & set(options))
 
+    def can_defer(self) -> bool:
+        """Whether ``defer`` would take a statement now: inside a healthy ``atomic``, on this backend's connection."""
+        return self.in_atomic_block and not self.needs_rollback and isinstance(self.connection, Connection)
+
     def defer(self, sql: str, params) -> bool:
         """Send a write whose result nobody reads with the transaction's next
-        statement or its COMMIT. Only inside ``atomic``; returns False (and sends
-        nothing) where it cannot defer: the caller then executes it as usual."""
-        raw = self.connection
-        if not (self.in_atomic_block and isinstance(raw, Connection)) or self.needs_rollback:
+        statement or its COMMIT. Returns False (and sends nothing) where it cannot
+        defer (``can_defer``): the caller then executes it as usual."""
+        if not self.can_defer():
             return False
+        raw = self.connection
         with raw.cursor() as cursor:  # interpolation only: mogrify sends nothing
             text = cursor.mogrify(sql, params).decode()
         raw.deferred = [*(raw.deferred or ()), text]

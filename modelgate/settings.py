@@ -314,6 +314,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["modelgate.api.schema.only_v1_endpoints"],
+    # ``<id:pk>`` (modelgate/core/converters.py): an integer of at most 64 bits.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}},
     # Same field names with different choice sets across apps: name the enums explicitly.
     "ENUM_NAME_OVERRIDES": {
         "RequestStateEnum": "governance.choices.RequestState",

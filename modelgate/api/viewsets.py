@@ -1,5 +1,6 @@
 """Base viewsets: every queryset passes through ``restrict`` before any lookup."""
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
@@ -32,7 +33,10 @@ class RestrictedViewSetMixin:
         ``<id:…>`` routes: an integer key beyond 64 bits, negative or not a number names
         no row, so it is a 404 before any query (SQLite cannot even bind it: a 500)."""
         model = (self.queryset if self.queryset is not None else self.get_queryset()).model
-        field = model._meta.pk if self.lookup_field == "pk" else model._meta.get_field(self.lookup_field)
+        try:
+            field = model._meta.pk if self.lookup_field == "pk" else model._meta.get_field(self.lookup_field)
+        except FieldDoesNotExist:  # a lookup across a relation: left to the query
+            field = None
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
         if value is not None and isinstance(getattr(field, "target_field", field), models.IntegerField):
             try:

@@ -38,7 +38,7 @@ def _up(url) -> bool:
 
 
 @pytest.fixture
-def two_web_processes(settings):
+def two_web_processes():
     env = dict(os.environ, DATABASE_URL=subprocess_database_url(), SECRET_KEY="test-web", SECURE_COOKIES="false",
                WEB_CONCURRENCY="1")
     servers = []

@@ -102,6 +102,8 @@ def test_the_rest_api_answers_429_in_the_envelope_for_a_locked_basic_login(locky
 
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "throttled"
+    assert "locked" in response.json()["error"]["message"]
+    assert response["Retry-After"] == "900"
 
 
 def test_basic_auth_failures_count_towards_the_portal_lock(locky):

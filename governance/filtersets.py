@@ -64,6 +64,8 @@ class AuditEventFilterSet(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     model = django_filters.CharFilter(field_name="model_name")
+    # The model's whole history, across renames (the name alone also matches a later model of that name).
+    model_id = django_filters.NumberFilter(field_name="registered_model_id")
     actor = django_filters.CharFilter(field_name="actor_username")
     action = django_filters.CharFilter(field_name="action")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
@@ -74,4 +76,4 @@ class AuditEventFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
-        fields = ["since", "until", "model", "actor", "action", "action_prefix", "object_type", "object_id", "team", "source"]
+        fields = ["since", "until", "model", "model_id", "actor", "action", "action_prefix", "object_type", "object_id", "team", "source"]

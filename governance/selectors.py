@@ -24,6 +24,7 @@ from governance.models import (
 from modelgate.core import roles
 from modelgate.core.models import AuditEvent
 from modelgate.core.permissions import restrict
+from modelgate.core.selectors import audit_events_for
 
 
 def environment_list() -> QuerySet[Environment]:
@@ -61,7 +62,7 @@ def webhook_delivery_list(user) -> QuerySet[WebhookDelivery]:
 
 
 def audit_event_list(user) -> QuerySet[AuditEvent]:
-    return restrict(AuditEvent.objects.all(), user, "view")
+    return audit_events_for(user)
 
 
 def inbox_for_user(user) -> list[PromotionRequest]:

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 def _model_ctx(version_or_model) -> dict:
     model = version_or_model if isinstance(version_or_model, RegisteredModel) else version_or_model.registered_model
-    return {"team_slug": model.team.slug, "model_name": model.name}
+    return {"team_slug": model.team.slug, "model_name": model.name, "registered_model_id": model.pk}
 
 
 def _audit(user, **kwargs):

@@ -7,20 +7,20 @@ from governance import views
 app_name = "governance"
 urlpatterns = [
     path("requests/", views.request_list, name="request-list"),
-    path("requests/<int:pk>/", views.request_detail, name="request-detail"),
-    path("requests/<int:pk>/status/", views.request_status, name="request-status"),
+    path("requests/<id:pk>/", views.request_detail, name="request-detail"),
+    path("requests/<id:pk>/status/", views.request_status, name="request-status"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
 ]
 urlpatterns += [
-    path("requests/<int:pk>/decide/", views.request_decide, name="request-decide"),
+    path("requests/<id:pk>/decide/", views.request_decide, name="request-decide"),
 ]
 urlpatterns += [
-    path("requests/<int:pk>/override/", views.request_override, name="request-override"),
-    path("requests/<int:pk>/<str:action>/", views.request_action, name="request-action"),
-    path("versions/<int:pk>/promote/", views.version_promote, name="version-promote"),
-    path("versions/<int:pk>/deploy/", views.version_deploy, name="version-deploy"),
+    path("requests/<id:pk>/override/", views.request_override, name="request-override"),
+    path("requests/<id:pk>/<str:action>/", views.request_action, name="request-action"),
+    path("versions/<id:pk>/promote/", views.version_promote, name="version-promote"),
+    path("versions/<id:pk>/deploy/", views.version_deploy, name="version-deploy"),
 ]
 urlpatterns += [
-    path("deployments/<int:pk>/rollback/", views.deployment_rollback, name="deployment-rollback"),
+    path("deployments/<id:pk>/rollback/", views.deployment_rollback, name="deployment-rollback"),
 ]

@@ -28,9 +28,9 @@ from governance.choices import DeploymentStatus, RequestState
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError
-from modelgate.core.models import AuditEvent
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import htmx_partial, paginate
+from modelgate.core.selectors import audit_events_for
 from registry.models import ModelVersion
 
 # --- helpers the registry pages call (lazily: the registry does not depend on governance) ---
@@ -326,7 +326,9 @@ def request_detail(request, pk):
     context = _request_context(request.user, req)
     context["reports"] = _version_reports(request.user, req.version)
     context["ci_results"] = list(CITestResult.objects.filter(version=req.version).order_by("-created_at")[:20])
-    context["history"] = AuditEvent.objects.filter(object_type="governance.promotionrequest", object_id=str(req.pk)).order_by("-id")[:50]
+    context["history"] = audit_events_for(request.user).filter(
+        object_type="governance.promotionrequest", object_id=str(req.pk)
+    ).order_by("-id")[:50]
     return render(request, "governance/request_detail.html", context)
 
 
@@ -342,8 +344,8 @@ def request_status(request, pk):
 AUDIT_FILTERS = ("date_from", "date_to", "model", "actor", "action", "object_type")
 
 
-def _audit_queryset(params):
-    qs = AuditEvent.objects.order_by("-id")
+def _audit_queryset(user, params):
+    qs = audit_events_for(user).order_by("-id")
     tz = timezone.get_current_timezone()
     start = parse_date(params.get("date_from") or "")
     end = parse_date(params.get("date_to") or "")
@@ -366,7 +368,7 @@ def _audit_queryset(params):
 @permission_required("core.view_auditevent", raise_exception=True)
 def audit_trail(request):
     filters = {k: request.GET.get(k, "") for k in AUDIT_FILTERS}
-    context = paginate(request, _audit_queryset(filters), per_page=50)
+    context = paginate(request, _audit_queryset(request.user, filters), per_page=50)
     context.update({"filters": filters, "filtered": any(filters.values()), "export_links": _export_links(filters)})
     return render(request, "governance/audit_trail.html", context)
 

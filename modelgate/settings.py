@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_htmx",
+    "axes",
     "modelgate.core",
     "registry",
     "registry.mlflow",  # MLflow-compatible REST subset (no models; own label for its job handlers)
@@ -73,12 +75,15 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "modelgate.core.middleware.RequestContextMiddleware",
     "modelgate.core.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a login refused for too many failures into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Paths only ever called with a bearer token or HTTP Basic credentials (the MLflow
 # REST API) skip the browser middleware: sessions, CSRF, session users, messages,
 # htmx, static files. They keep the security headers, host checks, request id and
-# audit context. See modelgate/core/handlers.py.
+# audit context. See modelgate/core/handlers.py. No AxesMiddleware: a locked MLflow
+# client is answered there in MLflow's own format (429 REQUEST_LIMIT_EXCEEDED).
 TOKEN_ONLY_PATH_PREFIXES = ("/api/2.0/mlflow/",)
 TOKEN_ONLY_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -232,6 +237,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- auth -------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (username, client address) before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -240,6 +247,24 @@ GUARDIAN_RAISE_403 = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# Login lockout (django-axes): failures are rows in the database, so every web process
+# and every surface (portal, admin, HTTP Basic on the REST and MLflow APIs) share one
+# count. Locked per username *and* client address together: failures from one address
+# never lock the account out from another (nobody can lock an administrator out from
+# elsewhere). The address is the one the trusted-proxy logic finds (TRUSTED_PROXY_COUNT).
+# A failure while locked restarts the cool-off; a successful login clears the count;
+# admins unlock by deleting the row under Axes → Access attempts (or `manage.py axes_reset_username`).
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+if LOGIN_MAX_FAILURES < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_MAX_FAILURES and LOGIN_LOCKOUT_MINUTES must be 1 or more.")
+AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "modelgate.core.middleware.request_client_address"
+AXES_LOCKOUT_CALLABLE = "modelgate.core.auth_views.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # lockout only: no table of every login (the audit trail records changes)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -300,7 +325,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "modelgate.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["modelgate.api.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_RATES": {"login": env_str("LOGIN_THROTTLE_RATE", "10/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -314,6 +338,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["modelgate.api.schema.only_v1_endpoints"],
+    # ``<id:pk>`` (modelgate/core/converters.py): an integer of at most 64 bits.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}},
     # Same field names with different choice sets across apps: name the enums explicitly.
     "ENUM_NAME_OVERRIDES": {
         "RequestStateEnum": "governance.choices.RequestState",
@@ -340,5 +366,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: lockouts and failures are warnings; every successful login would be an info line.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -6,6 +6,6 @@ from monitoring import views
 
 app_name = "monitoring"
 urlpatterns: list = [
-    path("reports/<int:pk>/", views.report_detail, name="report-detail"),
-    path("model-cards/<int:version_id>/", views.modelcard_detail, name="modelcard-detail"),
+    path("reports/<id:pk>/", views.report_detail, name="report-detail"),
+    path("model-cards/<id:version_id>/", views.modelcard_detail, name="modelcard-detail"),
 ]

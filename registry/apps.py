@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Registry"
+
+    def ready(self):
+        from modelgate.core.selectors import register_audit_model_scope
+        from registry.selectors import visible_model_ids
+
+        # Audit events about a model are read by those who may see the model.
+        register_audit_model_scope(visible_model_ids)

@@ -33,6 +33,11 @@ def registered_models(*, user, action: str = "view") -> QuerySet[RegisteredModel
     )
 
 
+def visible_model_ids(user) -> QuerySet:
+    """Ids of the registered models ``user`` may see (as a subquery)."""
+    return restrict(RegisteredModel.objects.all(), user, "view").values("pk")
+
+
 def registered_model_get(*, user, name: str, action: str = "view") -> RegisteredModel:
     model = registered_models(user=user, action=action).filter(name=name).first()
     if model is None:

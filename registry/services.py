@@ -146,7 +146,7 @@ def _lock_model_for_change(user, model: RegisteredModel | None, action: str = "c
 
 
 def _model_audit(model: RegisteredModel) -> dict:
-    return {"model_name": model.name, "team_slug": model.team.slug}
+    return {"model_name": model.name, "registered_model_id": model.pk, "team_slug": model.team.slug}
 
 
 # --- registered models ------------------------------------------------------

@@ -8,13 +8,13 @@ app_name = "registry"
 urlpatterns = [
     path("models/", views.model_list, name="model-list"),
     path("models/<str:name>/", views.model_detail, name="model-detail"),
-    path("models/<str:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
+    path("models/<str:name>/versions/<id:version>/", views.version_detail, name="version-detail"),
 ]
 urlpatterns += [
-    path("models/<str:name>/versions/<int:version>/reports/", views.report_request, name="report-request"),
-    path("models/<str:name>/versions/<int:version>/reports/<int:pk>/progress/", views.report_progress, name="report-progress"),
+    path("models/<str:name>/versions/<id:version>/reports/", views.report_request, name="report-request"),
+    path("models/<str:name>/versions/<id:version>/reports/<id:pk>/progress/", views.report_progress, name="report-progress"),
 ]
 urlpatterns += [
-    path("models/<str:name>/versions/<int:version>/what-if/", views.whatif_request, name="whatif-request"),
-    path("models/<str:name>/versions/<int:version>/what-if/<uuid:job_id>/", views.whatif_result, name="whatif-result"),
+    path("models/<str:name>/versions/<id:version>/what-if/", views.whatif_request, name="whatif-request"),
+    path("models/<str:name>/versions/<id:version>/what-if/<uuid:job_id>/", views.whatif_result, name="whatif-result"),
 ]

@@ -18,9 +18,10 @@ from django.views.decorators.http import require_POST
 
 from modelgate.core import roles
 from modelgate.core.errors import ApplicationError
-from modelgate.core.models import AuditEvent, Team
+from modelgate.core.models import Team
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import htmx_partial, paginate
+from modelgate.core.selectors import audit_events_for
 from registry.choices import Framework, VersionStatus
 from registry.models import ModelVersion, RegisteredModel, VersionParent
 
@@ -125,7 +126,8 @@ def model_detail(request, name):
     versions = list(model.versions.order_by("-version").prefetch_related("aliases")[:100])
     deployments = _deployment_api()
     board = deployments.environment_board(model) if deployments else []
-    history = AuditEvent.objects.filter(model_name=model.name).order_by("-id")[:50]
+    # By id: the history follows the model across renames, never another model of the same name.
+    history = audit_events_for(request.user).filter(registered_model_id=model.pk).order_by("-id")[:50]
     return render(
         request,
         "registry/model_detail.html",
@@ -153,7 +155,7 @@ def version_detail(request, name, version):
     )
     if deployments:
         about_version |= Q(object_type="governance.promotionrequest", object_id__in=deployments.version_audit_filter(mv))
-    history = AuditEvent.objects.filter(about_version).order_by("-id")[:50]
+    history = audit_events_for(request.user).filter(about_version, registered_model_id=model.pk).order_by("-id")[:50]
     for artifact in artifacts:
         artifact.download_url = _download_url(mv, artifact)
     governance = deployments.version_governance(mv, request.user) if deployments else {}

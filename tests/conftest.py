@@ -147,22 +147,22 @@ def _redis_url():
     return os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
 
 
+def subprocess_database_url() -> str:
+    """DATABASE_URL of the current test database, for a subprocess (a worker, a web server) to use it too."""
+    settings_dict = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    return f"sqlite:///{settings_dict['NAME']}"
+
+
 def start_celery_worker():
     """Start a real ``celery worker`` subprocess bound to the current test database over Redis."""
     broker = _redis_url()
     if not broker:
         pytest.fail("worker tests need REDIS_URL (they are deselected with -m 'not worker' on the embedded run)")
     from django.conf import settings
-    from django.db import connection
 
-    env = dict(os.environ)
-    settings_dict = connection.settings_dict
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = (
-            f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-        )
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
+    env = dict(os.environ, DATABASE_URL=subprocess_database_url())
     env.setdefault("SECRET_KEY", "test-worker")
     from modelgate.celery import app
 

@@ -158,7 +158,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = ("id", "created_at", "actor_id", "actor_username", "token_id", "source", "action", "object_type",
-                  "object_id", "object_repr", "team_slug", "model_name", "changes", "request_id", "client_ip",
+                  "object_id", "object_repr", "team_slug", "model_name", "registered_model_id", "changes", "request_id",
+                  "client_ip",
                   "prev_hash", "hash")
 
 

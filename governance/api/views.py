@@ -36,7 +36,7 @@ from governance.models import (
     WebhookDelivery,
 )
 from modelgate.api.viewsets import ViewScopedLookupMixin, parse_input
-from modelgate.core.audit import HASHED_FIELDS, verify_chain
+from modelgate.core.audit import HASHED_FIELDS, HASHED_WHEN_SET, verify_chain
 from modelgate.core.errors import ApplicationError, NotFoundError
 from modelgate.core.models import AuditEvent, Team
 from modelgate.core.permissions import restrict
@@ -425,7 +425,7 @@ class WebhookAllowedAddressViewSet(ViewScopedLookupMixin, mixins.ListModelMixin,
 EXPORT_FORMAT_PARAM = OpenApiParameter(
     "file_format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["csv", "json"], description="csv (default) or json"
 )
-EXPORT_COLUMNS = ("id", *HASHED_FIELDS, "prev_hash", "hash")
+EXPORT_COLUMNS = ("id", *HASHED_FIELDS, *HASHED_WHEN_SET, "prev_hash", "hash")
 
 
 def _csv_rows(queryset):

@@ -9,12 +9,16 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from modelgate.core import login_throttle, roles
+from modelgate.core import roles
 from modelgate.core.models import ApiToken
 from modelgate.core.permissions import permission_names
 from modelgate.core.prepared import attnames, instance, int_placeholder, prepared, str_placeholder
 
 _TOKEN_FIELDS = attnames(ApiToken)
+LOCKED_MESSAGE = (
+    f"This account is locked for {settings.LOGIN_LOCKOUT_MINUTES} minutes after {settings.LOGIN_MAX_FAILURES} "
+    "failed logins from your address; use an API token, or ask an administrator to unlock it."
+)
 _USER_FIELDS = attnames(get_user_model())
 
 
@@ -162,9 +166,13 @@ class BasicPasswordAuthentication(authentication.BasicAuthentication):
             if user.get_username() != userid:
                 raise exceptions.AuthenticationFailed("Token does not belong to this user.")
             return user, token
-        if login_throttle.is_locked(userid, request.META.get("REMOTE_ADDR") if request else None):
-            raise exceptions.Throttled(detail="Too many failed logins; try again later.")
-        user = authenticate(request=request, username=userid, password=password)
+        # django-axes (first authentication backend) refuses a locked-out username and
+        # address and counts this attempt if it fails. It gets Django's request, never DRF's:
+        # it logs form data on failures, and reading DRF's request.POST would parse the body.
+        http_request = getattr(request, "_request", request)
+        user = authenticate(request=http_request, username=userid, password=password)
+        if getattr(http_request, "axes_locked_out", False):
+            raise exceptions.Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(), detail=LOCKED_MESSAGE)
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Invalid username/password.")
         _prime_access(user)

@@ -1,7 +1,11 @@
 """Base viewsets: every queryset passes through ``restrict`` before any lookup."""
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import NotFound
 
+from modelgate.core.converters import parse_id
 from modelgate.core.permissions import restrict
 
 _ACTION_FOR_METHOD = {"GET": "view", "HEAD": "view", "OPTIONS": "view"}
@@ -23,6 +27,23 @@ class RestrictedViewSetMixin:
 
     def get_queryset(self):
         return restrict(super().get_queryset(), self.request.user, self.get_restrict_action())
+
+    def get_object(self):
+        """The router's lookup (``[^/.]+`` unless the viewset says otherwise) bounded like
+        ``<id:…>`` routes: an integer key beyond 64 bits, negative or not a number names
+        no row, so it is a 404 before any query (SQLite cannot even bind it: a 500)."""
+        model = (self.queryset if self.queryset is not None else self.get_queryset()).model
+        try:
+            field = model._meta.pk if self.lookup_field == "pk" else model._meta.get_field(self.lookup_field)
+        except FieldDoesNotExist:  # a lookup across a relation: left to the query
+            field = None
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        if value is not None and isinstance(getattr(field, "target_field", field), models.IntegerField):
+            try:
+                parse_id(str(value))
+            except ValueError:
+                raise NotFound() from None
+        return super().get_object()
 
 
 class ReadOnlyRestrictedViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):

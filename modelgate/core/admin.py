@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from modelgate.core import roles
 from modelgate.core.models import ApiToken, AuditEvent, Job, Team
+from modelgate.core.selectors import audit_events_for
 
 
 class AuditorReadOnlyMixin:
@@ -68,7 +69,10 @@ class JobAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(AppendOnlyAdmin):
-    list_display = ("id", "created_at", "actor_username", "source", "action", "object_type", "object_id", "model_name")
+    list_display = ("id", "created_at", "actor_username", "source", "action", "object_type", "object_id", "model_name", "registered_model_id")
     list_filter = ("action", "source", "object_type")
     search_fields = ("actor_username", "action", "object_id", "object_repr", "model_name", "request_id")
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return audit_events_for(request.user)

@@ -8,8 +8,13 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from django.db.models.signals import post_migrate
+        from django.urls import register_converter
 
-        from modelgate.core import audit, login_throttle, permissions, prepared, roles  # noqa: F401 - login_throttle connects its receiver
+        from modelgate.core import audit, permissions, prepared, roles
+        from modelgate.core.converters import IdConverter
+
+        # Every app's URL conf names ids ``<id:pk>``; apps are ready before any URL conf is loaded.
+        register_converter(IdConverter, "id")
 
         # Framework glue: permissions exist only after every app migrated, so
         # role → permission grants are synced after migrate, not in a migration.

@@ -38,6 +38,9 @@ HASHED_FIELDS = (
     "request_id",
     "client_ip",
 )
+# Hashed only when set, so every event written before the column existed (and every
+# event about no model) keeps its canonical text and its hash.
+HASHED_WHEN_SET = ("registered_model_id",)
 
 
 def to_jsonable(value):
@@ -53,6 +56,9 @@ def canonical(event: AuditEvent) -> str:
         if name == "created_at":
             value = value.astimezone(UTC).isoformat()
         content[name] = value
+    for name in HASHED_WHEN_SET:
+        if getattr(event, name) is not None:
+            content[name] = getattr(event, name)
     return json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
 
 
@@ -79,6 +85,7 @@ def record(
     changes: dict | None = None,
     team_slug: str = "",
     model_name: str = "",
+    registered_model_id: int | None = None,
     actor=None,
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction.
@@ -112,6 +119,7 @@ def record(
         object_repr=object_repr[:255],
         team_slug=team_slug,
         model_name=model_name,
+        registered_model_id=registered_model_id,
         changes=to_jsonable(changes or {}),
         request_id=ctx.request_id,
         client_ip=ctx.client_ip,
@@ -138,7 +146,7 @@ def _append(event: AuditEvent) -> None:
 
 
 # Columns written from the event object (prev_hash and hash come from the head row).
-_WRITTEN = [AuditEvent._meta.get_field(name) for name in HASHED_FIELDS]
+_WRITTEN = [AuditEvent._meta.get_field(name) for name in (*HASHED_FIELDS, *HASHED_WHEN_SET)]
 
 
 @functools.cache

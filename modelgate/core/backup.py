@@ -33,8 +33,9 @@ from modelgate.core.audit import ensure_chain_head
 
 FORMAT_VERSION = 1
 CHUNK = 1024 * 1024
-# Rebuilt by migrate on the target; dumping them would clash with its rows.
-EXCLUDED_MODELS = ["contenttypes", "auth.permission", "sessions", "admin.logentry"]
+# Rebuilt by migrate on the target; dumping them would clash with its rows. Login
+# lockout state (axes) is transient and tied to this instance's clients: not restored.
+EXCLUDED_MODELS = ["contenttypes", "auth.permission", "sessions", "admin.logentry", "axes"]
 # Rows that migrations (or post_migrate) seed into every new instance: an "empty" instance
 # holds them, and restore replaces them with the archive's own (possibly edited) rows.
 SEEDED_MODELS = ["governance.Environment", "core.AuditChainHead"]
@@ -120,7 +121,7 @@ def _database_is_empty() -> bool:
     seeded = {label.lower() for label in SEEDED_MODELS}
     for model in apps.get_models():
         label = model._meta.label_lower
-        if label in seeded or label.startswith(("contenttypes.", "auth.permission", "auth.group", "sessions.", "admin.")):
+        if label in seeded or label.startswith(("contenttypes.", "auth.permission", "auth.group", "sessions.", "admin.", "axes.")):
             continue
         if model._meta.managed and not model._meta.proxy and model.objects.exists():
             return False

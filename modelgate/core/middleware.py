@@ -29,11 +29,18 @@ def client_address(meta) -> str | None:
         return remote
 
 
+def request_client_address(request) -> str | None:
+    """``client_address`` of a request: django-axes' AXES_CLIENT_IP_CALLABLE, so the login
+    lockout counts failures against the client, never the proxy. The same answer before
+    and after ``RequestContextMiddleware`` replaced REMOTE_ADDR with it."""
+    return client_address(request.META)
+
+
 class RequestContextMiddleware:
     """Opens the actor context for the request: request id, client IP, source.
 
     Behind trusted proxies the client's address replaces REMOTE_ADDR (as Werkzeug's
-    ProxyFix does), so the audit trail and the login throttle see the client, not the proxy.
+    ProxyFix does), so the audit trail and the login lockout see the client, not the proxy.
     """
 
     def __init__(self, get_response):

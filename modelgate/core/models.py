@@ -144,6 +144,10 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(max_length=255, blank=True)
     team_slug = models.CharField(max_length=64, blank=True)
     model_name = models.CharField(max_length=128, blank=True, help_text="Registered model concerned, if any")
+    # The registered model concerned, by id: its history follows it across renames and is
+    # never matched to a later model of the same name. A plain id (no foreign key): the
+    # model may be deleted, and plumbing refers to no app. Hashed when set (audit.canonical).
+    registered_model_id = models.BigIntegerField(null=True, blank=True, help_text="Id of the registered model concerned, if any")
     changes = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -161,6 +165,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "object_id"]),
             models.Index(fields=["actor_username"], name="core_audit_actor_username_idx"),
             models.Index(fields=["model_name"], name="core_audit_model_name_idx"),
+            models.Index(fields=["registered_model_id"], name="core_audit_model_id_idx"),
         ]
         constraints = [models.UniqueConstraint(fields=["hash"], name="core_audit_hash_unique")]
 

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from modelgate.core import roles
+from modelgate.core.selectors import audit_events_for
 from modelgate.core.services import user_teams
 
 PAGE_SIZE = 25
@@ -73,12 +74,9 @@ def _governance_inbox(user) -> dict:
 
 
 def _recent_activity(user) -> dict:
-    """The last events on my teams' models (everything for roles that see all teams)."""
-    from modelgate.core.models import AuditEvent
-
-    events = AuditEvent.objects.exclude(model_name="").order_by("-id")
-    if not roles.sees_all_teams(user):
-        events = events.filter(team_slug__in=user_teams(user).values("slug"))
+    """The last events on the models I may see (my teams' and those shared with me;
+    every model for roles that see all teams)."""
+    events = audit_events_for(user).exclude(model_name="").order_by("-id")
     return {"activity": list(events[:15])}
 
 

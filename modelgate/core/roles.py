@@ -35,7 +35,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ML_ENGINEER: [*_READ_CORE, *_OWN_TOKENS],
     BUSINESS_APPROVER: [*_READ_CORE],
     RISK_OFFICER: [*_READ_CORE],
-    AUDITOR: [*_READ_CORE, "core.view_auditevent", "core.view_apitoken"],
+    # axes: failed logins and lockouts (read only; admins unlock by deleting the row).
+    AUDITOR: [*_READ_CORE, "core.view_auditevent", "core.view_apitoken", "axes.view_accessattempt"],
     ADMIN: ["*"],  # every permission
 }
 

@@ -40,7 +40,7 @@ MODEL_DEFAULTS_TAG = "monitoring.report_defaults"
 
 def _model_audit(version: ModelVersion) -> dict:
     model = version.registered_model
-    return {"team_slug": model.team.slug, "model_name": model.name}
+    return {"team_slug": model.team.slug, "model_name": model.name, "registered_model_id": model.pk}
 
 
 def _require_writable_version(user, version: ModelVersion, model_cls) -> ModelVersion:

@@ -94,7 +94,7 @@ def minute_retention() -> timedelta:
 
 def _model_ctx(deployment: Deployment) -> dict:
     model = deployment.registered_model
-    return {"team_slug": model.team.slug, "model_name": model.name}
+    return {"team_slug": model.team.slug, "model_name": model.name, "registered_model_id": model.pk}
 
 
 def _writable_deployments(user, ids) -> dict[int, Deployment]:

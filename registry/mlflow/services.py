@@ -177,6 +177,7 @@ def model_version_delete(*, user, version: ModelVersion) -> None:
     audit.record(
         action="registry.version.delete", object_type="registry.modelversion", object_id=str(info["pk"]),
         object_repr=f"{model.name} v{info['number']}", team_slug=model.team.slug, model_name=model.name,
+        registered_model_id=model.pk,
         changes={"version": {"before": info["number"], "after": None}},
     )
 

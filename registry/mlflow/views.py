@@ -20,7 +20,7 @@ from modelgate.api.authentication import BasicPasswordAuthentication, BearerToke
 from modelgate.core.errors import ApplicationError
 from registry import services as registry_services
 from registry.mlflow import filters, governance, selectors, services, wire
-from registry.mlflow.wire import ENDPOINT_NOT_FOUND, UNAUTHENTICATED, MlflowError, invalid
+from registry.mlflow.wire import ENDPOINT_NOT_FOUND, REQUEST_LIMIT_EXCEEDED, UNAUTHENTICATED, MlflowError, invalid
 
 _AUTHENTICATORS = {b"bearer": BearerTokenAuthentication(), b"basic": BasicPasswordAuthentication()}
 # Repeated query parameters MLflow sends as lists on GET.
@@ -37,7 +37,7 @@ def _authenticate(request):
     try:
         result = authenticator.authenticate(request)
     except drf_exceptions.Throttled as exc:
-        raise MlflowError("REQUEST_LIMIT_EXCEEDED", str(exc.detail)) from None
+        raise MlflowError(REQUEST_LIMIT_EXCEEDED, str(exc.detail)) from None
     except drf_exceptions.APIException as exc:
         raise MlflowError(UNAUTHENTICATED, str(exc.detail)) from None
     if result is None:

@@ -103,10 +103,13 @@ def _object_for_pk(route_name: str, world) -> object:
     raise KeyError(f"no world object for the pk of {route_name}; add it to _PK_OBJECT")
 
 
-def url_for(route: Route, world) -> str:
+def url_for(route: Route, world, **overrides: str) -> str:
+    """A URL of ``route`` naming the world's objects; ``overrides`` replace url kwargs' values."""
     values = {}
     for kwarg in route.kwargs:
-        if kwarg == "name":
+        if kwarg in overrides:
+            values[kwarg] = overrides[kwarg]
+        elif kwarg == "name":
             values[kwarg] = MODEL
         elif kwarg == "version":
             values[kwarg] = str(world["version"].version)

@@ -15,7 +15,7 @@ urlpatterns = [
     path("telemetry/events/", views.EventIngestView.as_view(), name="telemetry-events"),
     path("telemetry/ground-truth/", views.GroundTruthIngestView.as_view(), name="telemetry-ground-truth"),
     path("telemetry/overview/", views.OverviewView.as_view(), name="telemetry-overview"),
-    path("telemetry/deployments/<int:pk>/dashboard/", views.DashboardView.as_view(), name="telemetry-dashboard"),
-    path("telemetry/deployments/<int:pk>/canary/", views.CanaryView.as_view(), name="telemetry-canary"),
+    path("telemetry/deployments/<id:pk>/dashboard/", views.DashboardView.as_view(), name="telemetry-dashboard"),
+    path("telemetry/deployments/<id:pk>/canary/", views.CanaryView.as_view(), name="telemetry-canary"),
     *router.urls,
 ]

@@ -281,6 +281,11 @@ def open_blob(blob: ArtifactBlob):
     return artifact_store().open(blob.storage_name, "rb")
 
 
+def referenced_blobs():
+    """(storage name, SHA-256, size) of every blob the database knows: what a backup must keep."""
+    return ArtifactBlob.objects.order_by("sha256").values_list("storage_name", "sha256", "size").iterator()
+
+
 def verify_blob(blob: ArtifactBlob) -> bool:
     """Re-hash the stored bytes and compare with the recorded SHA-256."""
     digest = hashlib.sha256()

@@ -100,6 +100,12 @@ class _HashingReader:
             self.digest.update(chunk)
             yield chunk
 
+    # What django-storages' S3 backend asks of a file before uploading it: a stream, read once.
+    closed = False
+
+    def seekable(self) -> bool:
+        return False
+
     def read(self, n: int = -1) -> bytes:
         while n < 0 or len(self._buffer) < n:
             try:

@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core import management
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, storages
@@ -94,12 +95,17 @@ def _referenced_blobs() -> dict[str, dict]:
 
 # --- helpers --------------------------------------------------------------------------
 class _HashingReader:
-    """A file-like reader that hashes and counts what passes through it."""
+    """A file-like reader that hashes and counts what passes through it (a stream, read once)."""
+
+    closed = False  # asked by Django's File and the S3 backend before an upload
 
     def __init__(self, fileobj):
         self._fileobj = fileobj
         self.digest = hashlib.sha256()
         self.size = 0
+
+    def seekable(self) -> bool:
+        return False
 
     def read(self, n: int = -1) -> bytes:
         data = self._fileobj.read(n)
@@ -538,6 +544,7 @@ def restore_backup(path: str | os.PathLike, *, store=None) -> RestoreReport:
                 _load_portable(dump, manifest)
             else:
                 target.load_native(dump)
+            ContentType.objects.clear_cache()  # ids cached from the database as it was before
             step = "checking row counts"
             report.rows = _check_rows(manifest["database"]["rows"])
             lap("database")
@@ -612,6 +619,7 @@ def _load_portable(dump: Path, manifest: dict) -> None:
             for key in sorted(recorded):
                 if key[0] == app and not any(child.key in recorded and child.key[0] == app for child in graph.node_map[key].children):
                     management.call_command("migrate", app, key[1], interactive=False, verbosity=0)
+    ContentType.objects.clear_cache()  # the archive names content types by natural key: look them up afresh
     applied = set(MigrationRecorder(connection).applied_migrations())
     if not recorded <= applied:
         raise RestoreFailed(f"could not migrate to the archive's state (not applied: {sorted(recorded - applied)[:5]})")

@@ -367,6 +367,8 @@ def read_manifest(archive: tarfile.TarFile) -> tuple[dict, dict[str, tarfile.Tar
     for name in expected:
         if name != database["member"] and not name.startswith("artifacts/"):
             raise BackupError(f"unexpected archive member {name!r}")
+    for name in manifest.get("artifacts", {}).get("blobs", {}):  # looked up in the store
+        _safe_member_name(name)
     return manifest, by_name
 
 

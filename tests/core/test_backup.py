@@ -179,9 +179,20 @@ def test_it_refuses_a_corrupt_truncated_or_hostile_archive_and_changes_nothing(a
         return member, data
 
     _rewrite(good, slip, add_traversal)
+    probe = tmp_path / "probe.tar"
+
+    def add_blob_outside_the_store(member, data):
+        if member.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["artifacts"]["mode"] = "external"  # blobs are then looked up in the store
+            manifest["artifacts"]["blobs"]["../../../etc/passwd"] = {"sha256": "0" * 64, "size": 1}
+            data = json.dumps(manifest).encode()
+        return member, data
+
+    _rewrite(good, probe, add_blob_outside_the_store)
 
     for bad, reason in ((corrupt, "mismatch"), (truncated, "truncated or corrupt|has no manifest"),
-                        (slip, "unsafe member name")):
+                        (slip, "unsafe member name"), (probe, "unsafe member name")):
         with pytest.raises(CommandError, match=f"restore refused, nothing was changed: .*({reason})"):
             call_command("restore", str(bad), stdout=io.StringIO())
         assert connection.introspection.table_names(include_views=True) == []

@@ -51,7 +51,7 @@ from django.core import management
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, storages
 from django.core.management.color import no_style
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
@@ -708,8 +708,12 @@ def restore_drill(path: str | os.PathLike, stdout) -> None:
             env["ARTIFACT_STORE"] = _store_url(storages["artifacts"])
         if connection.vendor == "postgresql":
             scratch_db = f"{connection.settings_dict['NAME'][:40]}_drill_{secrets.token_hex(4)}"
-            with connection.cursor() as cursor:
-                cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(scratch_db)}")
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(scratch_db)}")
+            except DatabaseError as exc:
+                scratch_db = None
+                raise BackupError(f"the drill could not create its scratch database (the role needs CREATEDB): {exc}") from None
             env["DATABASE_URL"] = _postgres_url(connection.settings_dict, scratch_db)
         else:
             env["DATABASE_URL"] = f"sqlite:///{scratch_dir / 'drill.sqlite3'}"

@@ -53,10 +53,11 @@ test: venv system-deps ## Run the whole suite (on PostgreSQL + Redis when DATABA
 test-embedded: ## Run the suite on the embedded default (SQLite, tasks in-process)
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(MAKE) test
 
-system-deps: ## Install Debian's chromium (browser tests), curl and jq (API guide test) if missing (needs root)
-	@command -v chromium >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium jq curl; \
-	  else echo "Browser tests need Debian's chromium, the API guide test curl and jq: sudo apt-get install chromium jq curl"; exit 1; fi; }
+system-deps: ## Install Debian's chromium (browser tests), curl and jq (API guide test), pg_dump/pg_restore (backup tests) if missing (needs root)
+	@command -v chromium >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null \
+	  && command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium jq curl postgresql-client; \
+	  else echo "Browser tests need Debian's chromium, the API guide test curl and jq, the backup tests pg_dump: sudo apt-get install chromium jq curl postgresql-client"; exit 1; fi; }
 
 lint: venv ## ruff, Django checks, migrations up to date
 	$(VENV)/bin/ruff check .

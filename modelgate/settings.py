@@ -134,6 +134,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {}).update(keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
+# Folder of the PostgreSQL client tools backup and restore run (pg_dump, pg_restore), e.g.
+# /usr/lib/postgresql/16/bin; empty: found on PATH. Their major version must be at least the server's.
+PG_BIN_DIR = env_str("PG_BIN_DIR", "")
 # Hot reads (core.prepared) PREPARE their statements once per PostgreSQL connection.
 # Turn off behind a pooler in transaction mode (PgBouncer), where a session's
 # prepared statements are not there on the next transaction.

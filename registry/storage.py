@@ -100,6 +100,12 @@ class _HashingReader:
             self.digest.update(chunk)
             yield chunk
 
+    # What django-storages' S3 backend asks of a file before uploading it: a stream, read once.
+    closed = False
+
+    def seekable(self) -> bool:
+        return False
+
     def read(self, n: int = -1) -> bytes:
         while n < 0 or len(self._buffer) < n:
             try:
@@ -279,6 +285,11 @@ def _delete_quietly(store, name: str) -> None:
 def open_blob(blob: ArtifactBlob):
     """Open a stored blob for reading (binary)."""
     return artifact_store().open(blob.storage_name, "rb")
+
+
+def referenced_blobs():
+    """(storage name, SHA-256, size) of every blob the database knows: what a backup must keep."""
+    return ArtifactBlob.objects.order_by("sha256").values_list("storage_name", "sha256", "size").iterator()
 
 
 def verify_blob(blob: ArtifactBlob) -> bool:

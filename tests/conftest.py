@@ -126,6 +126,29 @@ def run_jobs_inline(settings):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture
+def lose_the_database(transactional_db):
+    """``lose()`` drops every table, function and sequence: the new, empty database a restore
+    goes into after the machine was lost. Migrated again afterwards if the test left it empty."""
+    from django.core.management import call_command
+
+    def lose():
+        connection.close()  # a fresh session: nothing prepared against the old tables
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            else:
+                cursor.execute("PRAGMA foreign_keys = OFF")
+                for table in connection.introspection.table_names(cursor, include_views=True):
+                    cursor.execute(f"DROP TABLE {connection.ops.quote_name(table)}")
+                cursor.execute("PRAGMA foreign_keys = ON")
+        assert connection.introspection.table_names(include_views=True) == []
+
+    yield lose
+    if not connection.introspection.table_names():
+        call_command("migrate", verbosity=0)
+
+
 # Each pytest process (xdist worker) publishes to, and starts workers on, a queue of its own:
 # a worker bound to another process's test database must never take its tasks.
 TEST_QUEUE = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"

@@ -116,7 +116,8 @@ def _check_story(output: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_tells_the_story_idempotently_and_round_trips_through_backup(artifact_dir, tmp_path, monkeypatch, run_jobs_inline, environments):
+def test_it_tells_the_story_idempotently_and_round_trips_through_backup(artifact_dir, tmp_path, monkeypatch, run_jobs_inline, environments,
+                                                                       lose_the_database):
     # In-process jobs even when CI configures a broker: the seed's worker path is exercised by `make demo` on Redis.
     monkeypatch.setenv("MODELGATE_DEMO_SMALL", "1")
     output = _seed()
@@ -130,9 +131,9 @@ def test_it_tells_the_story_idempotently_and_round_trips_through_backup(artifact
     # Lose the machine: back up, empty the database and the artifact store, restore.
     versions = set(ModelVersion.objects.values_list("registered_model__name", "version", "status"))
     artifacts = set(Artifact.objects.values_list("version__registered_model__name", "version__version", "path", "blob__sha256"))
-    archive = tmp_path / "demo-backup.tar.gz"
+    archive = tmp_path / "demo-backup.tar"
     call_command("backup", str(archive), stdout=io.StringIO())
-    call_command("flush", interactive=False)
+    lose_the_database()
     artifact_dir(tmp_path / "store-b")
     call_command("restore", str(archive), stdout=io.StringIO())
 

@@ -21,7 +21,6 @@ from modelgate.core.prepared import attnames, instance, int_placeholder, prepare
 from registry import services as registry_services
 from registry import storage
 from registry.choices import VersionStatus
-from registry.mlflow import governance
 from registry.mlflow.selectors import model_not_found
 from registry.mlflow.source import validate_source
 from registry.mlflow.wire import MlflowError, invalid
@@ -181,12 +180,3 @@ def model_version_delete(*, user, version: ModelVersion) -> None:
         changes={"version": {"before": info["number"], "after": None}},
     )
 
-
-def alias_set(*, user, model: RegisteredModel, alias: str, version: ModelVersion):
-    """Set an alias; an environment-bound alias (prod, champion, staging) only onto an approved version.
-
-    The check reads committed approvals before the write's own transaction: under
-    READ COMMITTED, one enclosing transaction would not hold them still either.
-    """
-    governance.check_alias_target(alias=alias, version=version)
-    return registry_services.alias_set(user=user, registered_model=model, alias=alias, version=version)

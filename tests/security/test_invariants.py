@@ -1,0 +1,174 @@
+"""Invariants × surfaces: each rule the services enforce, tried through every surface
+that can reach it — REST ``/api/v1/``, MLflow ``/api/2.0/mlflow/``, portal POST, Django
+admin — and answered the same way everywhere (in each surface's own wire format).
+
+``TABLE`` holds one row per (invariant, surface) pair; ``NOT_REACHABLE`` names the pairs
+where the surface offers no way to the rule, with the reason. A pair in neither fails
+``test_it_covers_every_surface_of_every_invariant``, so an invariant cannot be added
+without saying where it is checked.
+
+Invariants so far (issue 17):
+- ``reserved_alias``: prod, production, champion (Prod) and staging, uat (UAT) only point
+  at a version approved for or deployed in that environment, and never resolve to one
+  that no longer is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.utils import timezone
+
+from governance.models import Environment, PromotionRequest
+from registry import services as registry
+from registry.models import ModelAlias, ModelVersion
+from tests.conftest import api_for
+from tests.mlflow.helpers import MlflowApi
+
+pytestmark = pytest.mark.django_db
+
+SURFACES = ("rest", "mlflow", "portal", "admin")
+MODEL = "credit-scorer"
+RESERVED = {"prod": "prod", "production": "prod", "champion": "prod", "staging": "uat", "uat": "uat", "Champion": "prod"}
+
+
+@pytest.fixture
+def world(ds_owner, team_credit, settings, tmp_path):
+    """Team credit's model with a ready version."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "artifacts")}},
+    }
+    from django.core.files.storage import storages
+
+    storages._storages = {}
+    if not Environment.objects.exists():  # a transactional test before this one flushed the seeded rows
+        importlib.import_module("governance.migrations.0002_seed_environments").seed(apps, None)
+    w = {}
+    w["model"] = registry.registered_model_create(user=ds_owner, name=MODEL, team=team_credit)
+    w["version"] = _ready_version(ds_owner, w["model"], b"credit-model-bytes")
+    yield w
+    storages._storages = {}
+
+
+def _ready_version(user, model, data: bytes) -> ModelVersion:
+    version, _ = registry.modelversion_register(user=user, registered_model=model, framework="sklearn", metrics={"auc": 0.9})
+    registry.artifact_upload(user=user, version=version, path="model/model.skops", chunks=[data], kind="model")
+    return registry.modelversion_finalize(user=user, version=version)
+
+
+def _approve(version, slug: str, *, requested_by, decided_at=None) -> PromotionRequest:
+    """An approved promotion request, as the governance walk leaves it (the walk itself is tested in tests/governance)."""
+    return PromotionRequest.objects.create(
+        version=version, environment=Environment.objects.get(slug=slug), requested_by=requested_by,
+        state="approved", decided_at=decided_at or timezone.now(),
+    )
+
+
+# --- reserved aliases ------------------------------------------------------------------
+
+
+def alias_rest(w, ds_owner, **_):
+    dana = api_for(ds_owner)
+    for alias in RESERVED:
+        response = dana.put(f"/api/v1/models/{MODEL}/aliases/{alias}/", {"version": 1}, format="json")
+        assert response.status_code == 409, (alias, response.content)
+        error = response.json()["error"]
+        assert error["code"] == "reserved_alias" and "approved" in error["message"] and "version" in error["fields"]
+    assert not ModelAlias.objects.exists()
+    _approve(w["version"], "prod", requested_by=ds_owner)
+    assert dana.put(f"/api/v1/models/{MODEL}/aliases/champion/", {"version": 1}, format="json").status_code == 200
+    # Approved for Prod is not approved for UAT.
+    assert dana.put(f"/api/v1/models/{MODEL}/aliases/staging/", {"version": 1}, format="json").status_code == 409
+    assert list(ModelAlias.objects.values_list("alias", flat=True)) == ["champion"]
+
+
+def alias_mlflow(w, ds_owner, **_):
+    dana = MlflowApi(ds_owner)
+    for alias in RESERVED:
+        status, body = dana.post("registered-models/alias", {"name": MODEL, "alias": alias, "version": "1"})
+        assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), alias
+        assert "approved" in body["message"]
+    assert not ModelAlias.objects.exists()
+    _approve(w["version"], "uat", requested_by=ds_owner)
+    assert dana.post("registered-models/alias", {"name": MODEL, "alias": "staging", "version": "1"}) == (200, {})
+    status, _ = dana.post("registered-models/alias", {"name": MODEL, "alias": "prod", "version": "1"})
+    assert status == 400
+
+
+def alias_resolution_mlflow(w, ds_owner, **_):
+    """``models:/name@champion`` never resolves to a version whose approval has gone stale
+    (Prod approvals last 30 days), even before the periodic expiry job has run."""
+    dana = MlflowApi(ds_owner)
+    request = _approve(w["version"], "prod", requested_by=ds_owner)
+    assert dana.post("registered-models/alias", {"name": MODEL, "alias": "champion", "version": "1"}) == (200, {})
+    status, body = dana.get("registered-models/alias", {"name": MODEL, "alias": "champion"})
+    assert status == 200 and body["model_version"]["version"] == "1"
+    PromotionRequest.objects.filter(pk=request.pk).update(decided_at=timezone.now() - datetime.timedelta(days=31))
+    status, body = dana.get("registered-models/alias", {"name": MODEL, "alias": "champion"})
+    assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert body == {"error_code": "INVALID_PARAMETER_VALUE", "message": "Registered model alias champion not found."}
+
+
+def alias_admin(w, ds_owner, admin_user, **_):
+    """The admin shows aliases and writes none: no add, no change, no delete."""
+    registry.alias_set(user=ds_owner, registered_model=w["model"], alias="candidate", version=w["version"])
+    second, _ = registry.modelversion_register(user=ds_owner, registered_model=w["model"])
+    alias = ModelAlias.objects.get()
+    admin_user.is_staff = True
+    admin_user.save()
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get(f"/admin/registry/modelalias/{alias.pk}/change/").status_code == 200  # view only
+    response = client.post(f"/admin/registry/modelalias/{alias.pk}/change/", {"alias": "champion", "version": second.pk})
+    assert response.status_code == 403
+    assert client.post("/admin/registry/modelalias/add/", {"registered_model": w["model"].pk, "alias": "prod",
+                                                          "version": w["version"].pk}).status_code == 403
+    assert client.post(f"/admin/registry/modelalias/{alias.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert list(ModelAlias.objects.values_list("alias", "version_id")) == [("candidate", w["version"].pk)]
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    invariant: str
+    surface: str
+    check: Callable
+
+    @property
+    def id(self) -> str:
+        return f"{self.invariant}-{self.surface}-{self.check.__name__}"
+
+
+TABLE = [
+    Row("reserved_alias", "rest", alias_rest),
+    Row("reserved_alias", "mlflow", alias_mlflow),
+    Row("reserved_alias", "mlflow", alias_resolution_mlflow),
+    Row("reserved_alias", "admin", alias_admin),
+]
+
+NOT_REACHABLE = {
+    ("reserved_alias", "portal"): "the portal has no form that sets or moves an alias",
+}
+
+
+def test_it_covers_every_surface_of_every_invariant():
+    invariants = {row.invariant for row in TABLE} | {invariant for invariant, _ in NOT_REACHABLE}
+    covered = {(row.invariant, row.surface) for row in TABLE}
+    missing = [(i, s) for i in sorted(invariants) for s in SURFACES if (i, s) not in covered and (i, s) not in NOT_REACHABLE]
+    assert not missing, f"Add a row to TABLE (or a reason to NOT_REACHABLE) for {missing}"
+    assert not covered & set(NOT_REACHABLE), "A pair is both tested and declared unreachable"
+
+
+@pytest.mark.parametrize("row", TABLE, ids=lambda row: row.id)
+def test_it_holds_the_invariant_on_the_surface(row, world, ds_owner, outsider, admin_user, team_credit):
+    row.check(world, ds_owner=ds_owner, outsider=outsider, admin_user=admin_user, team_credit=team_credit)

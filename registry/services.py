@@ -31,7 +31,7 @@ from modelgate.core.prepared import (
     str_placeholder,
     update_row,
 )
-from registry import aliases, schemas, storage
+from registry import aliases, schemas, selectors, sources, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
     Artifact,
@@ -362,6 +362,18 @@ def _check_lineage_visible(user, *, trained_on: list, parents: list, training_ru
         raise ApplicationError("training_run: unknown training run.", fields={"training_run": ["unknown training run"]})
 
 
+def source_uri_check(*, user, uri: str) -> None:
+    """A version's source: its form (``registry.sources``) and, for a reference to this
+    registry, that the user sees what it names. A hidden blob, model or version is refused
+    exactly like a missing one. A blank source (a REST registration without one) passes."""
+    if not uri:
+        return
+    sources.validate_source_uri(uri)
+    ref = sources.reference(uri)
+    if ref is not None and not selectors.source_reference_visible(user=user, ref=ref):
+        raise sources.not_visible(ref)
+
+
 def _normalise_parents(parents: Iterable | None) -> list[tuple[ModelVersion, str]]:
     out = []
     for item in parents or []:
@@ -398,6 +410,7 @@ def modelversion_register(
     parents = _normalise_parents(fields.pop("parents", None))
     _validate_registration({**fields, "trained_on": trained_on, "parents": parents})
     _check_lineage_visible(user, trained_on=trained_on, parents=parents, training_run=fields.get("training_run"))
+    source_uri_check(user=user, uri=fields.get("source_uri", ""))
     # Lock first, then look the key up: a concurrent retry with the same key waits here and then finds it.
     model = _lock_model_for_change(user, registered_model, name=model_name)
     if idempotency_key is not None:

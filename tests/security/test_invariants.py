@@ -11,6 +11,9 @@ Invariants so far (issue 17):
 - ``reserved_alias``: prod, production, champion (Prod) and staging, uat (UAT) only point
   at a version approved for or deployed in that environment, and never resolve to one
   that no longer is.
+- ``source_uri``: a version's source is a remote store or a reference to something the
+  registering user can see; never a local path, ``..`` in any encoding, a backslash or a
+  control character.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from tests.mlflow.helpers import MlflowApi
 pytestmark = pytest.mark.django_db
 
 SURFACES = ("rest", "mlflow", "portal", "admin")
-MODEL = "credit-scorer"
+MODEL, OTHER_MODEL = "credit-scorer", "fraud-model"
 RESERVED = {"prod": "prod", "production": "prod", "champion": "prod", "staging": "uat", "uat": "uat", "Champion": "prod"}
 
 
 @pytest.fixture
-def world(ds_owner, team_credit, settings, tmp_path):
-    """Team credit's model with a ready version."""
+def world(ds_owner, outsider, team_credit, team_fraud, settings, tmp_path):
+    """Team credit's model with a ready version; team fraud's model and its blob
+    (invisible to credit's data scientist)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -54,6 +58,9 @@ def world(ds_owner, team_credit, settings, tmp_path):
     w = {}
     w["model"] = registry.registered_model_create(user=ds_owner, name=MODEL, team=team_credit)
     w["version"] = _ready_version(ds_owner, w["model"], b"credit-model-bytes")
+    w["other_model"] = registry.registered_model_create(user=outsider, name=OTHER_MODEL, team=team_fraud)
+    w["other_version"] = _ready_version(outsider, w["other_model"], b"fraud-model-bytes")
+    w["other_blob"] = w["other_version"].artifacts.get().blob_id
     yield w
     storages._storages = {}
 
@@ -135,6 +142,47 @@ def alias_admin(w, ds_owner, admin_user, **_):
     assert list(ModelAlias.objects.values_list("alias", "version_id")) == [("candidate", w["version"].pk)]
 
 
+# --- source URIs -------------------------------------------------------------------------
+
+BAD_SOURCES = [
+    "file:///etc/passwd",
+    "s3://b/../../../etc/shadow",
+    "s3://b/%2e%2e/%2e%2e/etc/shadow",
+    "s3://b/%252e%252e/etc/shadow",
+    "s3://b/a\\..\\b",
+    "s3://b/model%00.pkl",
+    "s3://b/model\n.pkl",
+    "/srv/models/model.pkl",
+]
+
+
+def _other_team_sources(w) -> list[str]:
+    return [f"modelgate:models/{OTHER_MODEL}/1", f"modelgate:blobs/{w['other_blob']}", f"models:/{OTHER_MODEL}/1"]
+
+
+def source_rest(w, ds_owner, **_):
+    dana = api_for(ds_owner)
+    for source in [*BAD_SOURCES, *_other_team_sources(w)]:
+        response = dana.post(f"/api/v1/models/{MODEL}/versions/", {"source_uri": source}, format="json")
+        assert response.status_code == 400, (source, response.content)
+        error = response.json()["error"]
+        assert error["code"] == "invalid" and list(error["fields"]) == ["source_uri"], source
+    assert ModelVersion.objects.filter(registered_model=w["model"]).count() == 1
+    own = f"modelgate:blobs/{w['version'].artifacts.get().blob_id}"
+    for source in ("s3://bucket/credit/2", own, f"modelgate:models/{MODEL}/1"):
+        response = dana.post(f"/api/v1/models/{MODEL}/versions/", {"source_uri": source}, format="json")
+        assert response.status_code == 201, (source, response.content)
+
+
+def source_mlflow(w, ds_owner, **_):
+    dana = MlflowApi(ds_owner)
+    for source in [*BAD_SOURCES, *_other_team_sources(w)]:
+        status, body = dana.post("model-versions/create", {"name": MODEL, "source": source})
+        assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), source
+    assert ModelVersion.objects.filter(registered_model=w["model"]).count() == 1
+    assert dana.post("model-versions/create", {"name": MODEL, "source": f"modelgate:models/{MODEL}/1"})[0] == 200
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -154,10 +202,14 @@ TABLE = [
     Row("reserved_alias", "mlflow", alias_mlflow),
     Row("reserved_alias", "mlflow", alias_resolution_mlflow),
     Row("reserved_alias", "admin", alias_admin),
+    Row("source_uri", "rest", source_rest),
+    Row("source_uri", "mlflow", source_mlflow),
 ]
 
 NOT_REACHABLE = {
     ("reserved_alias", "portal"): "the portal has no form that sets or moves an alias",
+    ("source_uri", "portal"): "the portal registers no versions",
+    ("source_uri", "admin"): "the admin adds no versions and shows source_uri read-only",
 }
 
 

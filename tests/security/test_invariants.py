@@ -7,19 +7,22 @@ where the surface offers no way to the rule, with the reason. A pair in neither 
 ``test_it_covers_every_surface_of_every_invariant``, so an invariant cannot be added
 without saying where it is checked.
 
-Invariants so far (issue 17):
+Invariants so far (issue 17, holes 1, 2 and 4):
 - ``reserved_alias``: prod, production, champion (Prod) and staging, uat (UAT) only point
   at a version approved for or deployed in that environment, and never resolve to one
   that no longer is.
 - ``source_uri``: a version's source is a remote store or a reference to something the
   registering user can see; never a local path, ``..`` in any encoding, a backslash or a
   control character.
+- ``invisible_is_missing``: an id or name of another team's object answers exactly like
+  one that does not exist (same status, same envelope, same message but for the id).
 """
 
 from __future__ import annotations
 
 import datetime
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +32,8 @@ from django.test import Client
 from django.utils import timezone
 
 from governance.models import Environment, PromotionRequest
+from modelgate.core.models import AuditEvent
+from monitoring.models import EvaluationDataset
 from registry import services as registry
 from registry.models import ModelAlias, ModelVersion
 from tests.conftest import api_for
@@ -39,12 +44,14 @@ pytestmark = pytest.mark.django_db
 SURFACES = ("rest", "mlflow", "portal", "admin")
 MODEL, OTHER_MODEL = "credit-scorer", "fraud-model"
 RESERVED = {"prod": "prod", "production": "prod", "champion": "prod", "staging": "uat", "uat": "uat", "Champion": "prod"}
+MISSING_ID = 987654321
+UNKNOWN_SHA = "0" * 64
 
 
 @pytest.fixture
 def world(ds_owner, outsider, team_credit, team_fraud, settings, tmp_path):
-    """Team credit's model with a ready version; team fraud's model and its blob
-    (invisible to credit's data scientist)."""
+    """Team credit's model with a ready version; team fraud's model, blob, dataset version,
+    training run and evaluation dataset (all invisible to credit's data scientist)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -61,6 +68,14 @@ def world(ds_owner, outsider, team_credit, team_fraud, settings, tmp_path):
     w["other_model"] = registry.registered_model_create(user=outsider, name=OTHER_MODEL, team=team_fraud)
     w["other_version"] = _ready_version(outsider, w["other_model"], b"fraud-model-bytes")
     w["other_blob"] = w["other_version"].artifacts.get().blob_id
+    other_dataset = registry.dataset_create(user=outsider, name="fraud-data", team=team_fraud)
+    w["other_dataset"] = other_dataset
+    w["other_datasetversion"] = registry.datasetversion_create(user=outsider, dataset=other_dataset, version="v1", uri="s3://fraud/v1")
+    w["other_run"] = registry.trainingrun_create(user=outsider, team=team_fraud, external_id="fraud-run-1")
+    artifact = w["other_version"].artifacts.get()
+    w["other_evaluation"] = EvaluationDataset.objects.create(
+        version=w["other_version"], name="holdout", artifact=artifact, feature_columns=["x"], label_column="y",
+    )
     yield w
     storages._storages = {}
 
@@ -77,6 +92,13 @@ def _approve(version, slug: str, *, requested_by, decided_at=None) -> PromotionR
         version=version, environment=Environment.objects.get(slug=slug), requested_by=requested_by,
         state="approved", decided_at=decided_at or timezone.now(),
     )
+
+
+def _same_answer(first, second, first_id, second_id) -> None:
+    """Two answers are the same but for the identifier the caller sent."""
+    assert first.status_code == second.status_code, (first.content, second.content)
+    body = first.content.decode().replace(str(first_id), "<id>")
+    assert body == second.content.decode().replace(str(second_id), "<id>")
 
 
 # --- reserved aliases ------------------------------------------------------------------
@@ -183,6 +205,85 @@ def source_mlflow(w, ds_owner, **_):
     assert dana.post("model-versions/create", {"name": MODEL, "source": f"modelgate:models/{MODEL}/1"})[0] == 200
 
 
+# --- invisible is missing ------------------------------------------------------------------
+
+
+def missing_rest(w, ds_owner, team_credit, **_):
+    dana = api_for(ds_owner)
+    versions = f"/api/v1/models/{MODEL}/versions/"
+
+    def register(**body):
+        return dana.post(versions, body, format="json")
+
+    hidden, missing = w["other_datasetversion"].pk, MISSING_ID
+    _same_answer(register(trained_on=[hidden]), register(trained_on=[missing]), hidden, missing)
+    assert register(trained_on=[hidden]).status_code == 400
+    _same_answer(
+        register(parents=[{"model": OTHER_MODEL, "version": 1}]), register(parents=[{"model": "no-such-model", "version": 1}]),
+        OTHER_MODEL, "no-such-model",
+    )
+    _same_answer(register(training_run="fraud-run-1"), register(training_run="no-such-run"), "fraud-run-1", "no-such-run")
+    hidden_blob = f"modelgate:blobs/{w['other_blob']}"
+    _same_answer(register(source_uri=hidden_blob), register(source_uri=f"modelgate:blobs/{UNKNOWN_SHA}"), w["other_blob"], UNKNOWN_SHA)
+    _same_answer(
+        register(source_uri=f"modelgate:models/{OTHER_MODEL}/1"), register(source_uri="modelgate:models/no-such-model/1"),
+        OTHER_MODEL, "no-such-model",
+    )
+    assert ModelVersion.objects.filter(registered_model=w["model"]).count() == 1
+
+    def dataset_version(dataset_id):
+        return dana.post("/api/v1/dataset-versions/", {"dataset": dataset_id, "version": "v9"}, format="json")
+
+    hidden = w["other_dataset"].pk
+    _same_answer(dataset_version(hidden), dataset_version(missing), hidden, missing)
+    assert dataset_version(hidden).status_code == 400
+    assert w["other_dataset"].versions.count() == 1
+
+
+def missing_mlflow(w, ds_owner, **_):
+    dana = MlflowApi(ds_owner)
+
+    def create(source):
+        return dana.client.post(
+            "/api/2.0/mlflow/model-versions/create", json.dumps({"name": MODEL, "source": source}),
+            content_type="application/json", **dana.headers,
+        )
+
+    _same_answer(create(f"modelgate:blobs/{w['other_blob']}"), create(f"modelgate:blobs/{UNKNOWN_SHA}"), w["other_blob"], UNKNOWN_SHA)
+    _same_answer(create(f"modelgate:models/{OTHER_MODEL}/1"), create("modelgate:models/no-such-model/1"), OTHER_MODEL, "no-such-model")
+    _same_answer(create(f"models:/{OTHER_MODEL}/1"), create("models:/no-such-model/1"), OTHER_MODEL, "no-such-model")
+    assert create(f"modelgate:blobs/{UNKNOWN_SHA}").status_code == 400
+    assert ModelVersion.objects.filter(registered_model=w["model"]).count() == 1
+
+
+def missing_portal(w, ds_owner, **_):
+    """A report request naming another team's evaluation dataset reads like one naming none."""
+    client = Client()
+    client.force_login(ds_owner)
+    url = f"/registry/models/{MODEL}/versions/1/reports/"
+    hidden, missing = w["other_evaluation"].pk, MISSING_ID
+    first = client.post(url, {"dataset": hidden, "kind": "drift"}, follow=True)
+    second = client.post(url, {"dataset": missing, "kind": "drift"}, follow=True)
+    assert first.redirect_chain == second.redirect_chain
+    assert [str(m) for m in first.context["messages"]] == [str(m) for m in second.context["messages"]]
+    assert not AuditEvent.objects.filter(action__startswith="monitoring.report").exists()
+
+
+def missing_admin(w, ds_owner, **_):
+    """The admin's change page of another team's dataset version reads like a missing one."""
+    ds_owner.is_staff = True
+    ds_owner.save()
+    client = Client()
+    client.force_login(ds_owner)
+    hidden, missing = w["other_datasetversion"].pk, MISSING_ID
+    first = client.get(f"/admin/registry/datasetversion/{hidden}/change/", follow=True)
+    second = client.get(f"/admin/registry/datasetversion/{missing}/change/", follow=True)
+    assert first.redirect_chain == second.redirect_chain and first.redirect_chain
+    assert [str(m).replace(str(hidden), "<id>") for m in first.context["messages"]] == [
+        str(m).replace(str(missing), "<id>") for m in second.context["messages"]
+    ]
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -204,6 +305,10 @@ TABLE = [
     Row("reserved_alias", "admin", alias_admin),
     Row("source_uri", "rest", source_rest),
     Row("source_uri", "mlflow", source_mlflow),
+    Row("invisible_is_missing", "rest", missing_rest),
+    Row("invisible_is_missing", "mlflow", missing_mlflow),
+    Row("invisible_is_missing", "portal", missing_portal),
+    Row("invisible_is_missing", "admin", missing_admin),
 ]
 
 NOT_REACHABLE = {

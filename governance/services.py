@@ -20,6 +20,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from governance import aliases
 from governance.choices import (
     OPEN_REQUEST_STATES,
     REQUEST_TRANSITIONS,
@@ -485,6 +486,7 @@ def promotion_request_cancel(*, user, request: PromotionRequest, comment: str = 
     req.save(update_fields=["state", "closed_at"])
     _audit(user, action="promotion.cancel", obj=req, **_model_ctx(req.version),
                  changes={"state": {"before": before, "after": req.state}, "comment": {"before": None, "after": comment}})
+    aliases.enforce(model=req.version.registered_model, user=user, reason=f"promotion request #{req.pk} cancelled")
     return req
 
 
@@ -505,6 +507,7 @@ def promotion_request_expire(*, request: PromotionRequest, reason: str) -> Promo
     req.save(update_fields=["state", "closed_at"])
     audit.record(action="promotion.expire", obj=req, **_model_ctx(req.version),
                  changes={"state": {"before": before, "after": req.state}, "reason": {"before": None, "after": reason}})
+    aliases.enforce(model=req.version.registered_model, user=None, reason=f"promotion request #{req.pk} expired")
     return req
 
 
@@ -616,6 +619,7 @@ def _deploy(*, user, environment, version, request=None, canary_weight=None, spl
         },
     )
     _emit(WebhookEvent.DEPLOYED, model, _deployment_payload(deployment, splits))
+    aliases.enforce(model=model, user=user, reason=f"deployment #{deployment.pk} to {environment.name}")
     return deployment
 
 
@@ -684,6 +688,7 @@ def deployment_rollback(*, user, deployment: Deployment, note: str = "") -> Depl
     _emit(WebhookEvent.ROLLED_BACK, current.registered_model,
           {**_deployment_payload(restored, [{"version": s.version, "weight": s.weight} for s in target_splits]),
            "rolled_back_deployment": current.pk})
+    aliases.enforce(model=current.registered_model, user=user, reason=f"deployment #{current.pk} rolled back")
     return restored
 
 
@@ -703,6 +708,7 @@ def deployment_retire(*, user, deployment: Deployment, note: str = "") -> Deploy
     current.save(update_fields=["status", "ended_at", "note"])
     _audit(user, action="deployment.retire", obj=current, **_model_ctx(current.registered_model),
                  changes={"status": {"before": "active", "after": "retired"}, "note": {"before": None, "after": note}})
+    aliases.enforce(model=current.registered_model, user=user, reason=f"deployment #{current.pk} retired")
     return current
 
 
@@ -761,6 +767,8 @@ def version_set_lifecycle(*, user, version: ModelVersion, state: str, reason: st
                          changes={"state": {"before": "open", "after": "cancelled"}, "reason": {"before": None, "after": f"version {state}"}})
     _audit(user, action=f"version.{state}" if state != LifecycleState.ACTIVE else "version.reactivate", obj=version,
                  **_model_ctx(version), changes={"lifecycle": {"before": before, "after": state}, "reason": {"before": None, "after": reason}})
+    if state != LifecycleState.ACTIVE:  # its approved requests were cancelled above
+        aliases.enforce(model=version.registered_model, user=user, reason=f"version {version.version} {state}")
     return lifecycle
 
 

@@ -9,7 +9,16 @@ from django.contrib import admin
 from modelgate.core.admin import AuditorReadOnlyMixin
 from modelgate.core.permissions import restrict
 from registry import services
-from registry.models import Artifact, ArtifactBlob, Dataset, DatasetVersion, ModelVersion, RegisteredModel, TrainingRun
+from registry.models import (
+    Artifact,
+    ArtifactBlob,
+    Dataset,
+    DatasetVersion,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    TrainingRun,
+)
 
 
 class RegistryAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
@@ -52,6 +61,20 @@ class ModelVersionAdmin(RegistryAdmin):
 
     def save_model(self, request, obj, form, change):
         services.modelversion_update(user=request.user, version=obj, description=form.cleaned_data["description"], tags=form.cleaned_data["tags"])
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(RegistryAdmin):
+    """Aliases are shown, never written here: ``services.alias_set`` (REST, MLflow) is the one
+    way to set one, so the rules registered in ``registry.aliases`` (reserved aliases need an
+    approval) hold for every surface."""
+
+    list_display = ("__str__", "version", "updated_at")
+    search_fields = ("alias", "registered_model__name")
+    list_select_related = ("registered_model", "version__registered_model")
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Artifact)

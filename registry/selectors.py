@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet
 
 from modelgate.core.errors import NotFoundError
 from modelgate.core.permissions import restrict
+from registry.choices import VersionStatus
 from registry.models import (
     Artifact,
     Dataset,
@@ -83,6 +84,18 @@ def artifact_get(*, user, name: str, version: int | str, path: str) -> Artifact:
     if obj is None:
         raise NotFoundError(f"No artifact {path!r} in version {number} of model {name!r}.")
     return obj
+
+
+def source_reference_visible(*, user, ref) -> bool:
+    """Does the user see what a source URI names here (``sources.Reference``)? A blob counts
+    as visible when it is attached to an artifact the user sees; a version when it is ready."""
+    if ref.sha256:
+        return artifacts(user=user).filter(blob_id=ref.sha256).exists()
+    if ref.version is not None:
+        return restrict(ModelVersion.objects.all(), user, "view").filter(
+            registered_model__name=ref.model, version=ref.version, status=VersionStatus.READY
+        ).exists()
+    return restrict(RegisteredModel.objects.filter(name=ref.model), user, "view").exists()
 
 
 def datasets(*, user, action: str = "view") -> QuerySet[Dataset]:

@@ -31,7 +31,7 @@ from modelgate.core.prepared import (
     str_placeholder,
     update_row,
 )
-from registry import schemas, storage
+from registry import aliases, schemas, selectors, sources, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
     Artifact,
@@ -362,6 +362,18 @@ def _check_lineage_visible(user, *, trained_on: list, parents: list, training_ru
         raise ApplicationError("training_run: unknown training run.", fields={"training_run": ["unknown training run"]})
 
 
+def source_uri_check(*, user, uri: str) -> None:
+    """A version's source: its form (``registry.sources``) and, for a reference to this
+    registry, that the user sees what it names. A hidden blob, model or version is refused
+    exactly like a missing one. A blank source (a REST registration without one) passes."""
+    if not uri:
+        return
+    sources.validate_source_uri(uri)
+    ref = sources.reference(uri)
+    if ref is not None and not selectors.source_reference_visible(user=user, ref=ref):
+        raise sources.not_visible(ref)
+
+
 def _normalise_parents(parents: Iterable | None) -> list[tuple[ModelVersion, str]]:
     out = []
     for item in parents or []:
@@ -398,6 +410,7 @@ def modelversion_register(
     parents = _normalise_parents(fields.pop("parents", None))
     _validate_registration({**fields, "trained_on": trained_on, "parents": parents})
     _check_lineage_visible(user, trained_on=trained_on, parents=parents, training_run=fields.get("training_run"))
+    source_uri_check(user=user, uri=fields.get("source_uri", ""))
     # Lock first, then look the key up: a concurrent retry with the same key waits here and then finds it.
     model = _lock_model_for_change(user, registered_model, name=model_name)
     if idempotency_key is not None:
@@ -599,6 +612,9 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
     model = _lock_model_for_change(user, registered_model)
     if version.registered_model_id != model.pk:
         raise ApplicationError("version: belongs to another model.", fields={"version": ["belongs to another model"]})
+    # After the model lock: a governance change that makes the version ineligible either
+    # committed before (seen here) or re-checks the aliases after this commits.
+    aliases.check_target(alias=alias, version=version)
     rows = prepared(("registry", "alias"), _alias_row, model_id=int_placeholder(), alias=str_placeholder("alias")).run(
         model_id=model.pk, alias=alias
     )
@@ -634,6 +650,46 @@ def alias_delete(*, user, registered_model: RegisteredModel, alias: str) -> None
         action="registry.alias.delete", object_type="registry.modelalias", object_id=str(pk), object_repr=f"{model.name}@{alias}",
         changes={"version": {"before": before, "after": None}}, **_model_audit(model),
     )
+
+
+@transaction.atomic
+def aliases_enforce_rules(*, registered_model: RegisteredModel, reason: str, user=None) -> None:
+    """Move or remove the model's aliases that their rules (``registry.aliases``) no longer
+    allow: each moves to the version its rule names as replacement, or is removed.
+
+    Called by the services that change what a rule reads (governance: deployments,
+    rollbacks, retirements, expired or cancelled approvals), in their transaction. It
+    checks no permission of ``user`` (the actor recorded, None for a periodic task):
+    it only restores an invariant. The model row is locked first, so an ``alias_set``
+    running concurrently either committed before (and is corrected here) or sees the
+    caller's change once it commits.
+    """
+    model = RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").get(pk=registered_model.pk)
+    for obj in ModelAlias.objects.filter(registered_model=model).select_related("version").order_by("alias"):
+        broken = [rule for rule in aliases.rules_for(obj.alias) if not aliases.is_eligible(rule, obj.alias, obj.version)]
+        if not broken:
+            continue
+        obj.registered_model = model
+        target = broken[0].replacement(obj.alias, model.pk)
+        if target is not None and not aliases.target_allowed(alias=obj.alias, version=target):
+            target = None
+        before = obj.version.version
+        why = {"before": None, "after": f"{reason}: the {broken[0].code} rule no longer allows version {before}"}
+        if target is None:
+            pk = obj.pk
+            obj.delete()
+            audit.record(
+                action="registry.alias.delete", object_type="registry.modelalias", object_id=str(pk),
+                object_repr=str(obj), changes={"version": {"before": before, "after": None}, "reason": why},
+                actor=user, **_model_audit(model),
+            )
+            continue
+        obj.version, obj.updated_at = target, timezone.now()
+        obj.save(update_fields=["version", "updated_at"])
+        audit.record(
+            action="registry.alias.set", obj=obj, changes={"version": {"before": before, "after": target.version}, "reason": why},
+            actor=user, **_model_audit(model),
+        )
 
 
 # --- lineage records --------------------------------------------------------

@@ -202,7 +202,11 @@ class ModelVersionRegisterSerializer(serializers.Serializer):
         slug_field="external_id", queryset=TrainingRun.objects.none(), required=False, allow_null=True, default=None,
         help_text="External id of a training run of the model's team (POST /training-runs/ first).",
     )
-    trained_on = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all(), many=True, required=False, default=list)
+    # The view narrows the queryset to what the user sees (another team's id reads as missing).
+    trained_on = serializers.PrimaryKeyRelatedField(
+        queryset=DatasetVersion.objects.none(), many=True, required=False, default=list,
+        error_messages={"does_not_exist": "Unknown dataset version {pk_value}."},
+    )
     parents = ParentInputSerializer(many=True, required=False, default=list)
     tags = TagsField(required=False, default=dict)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -271,7 +275,9 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
-    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    dataset = serializers.PrimaryKeyRelatedField(
+        queryset=Dataset.objects.none(), error_messages={"does_not_exist": "Unknown dataset {pk_value}."},
+    )
     schema = ObjectField(required=False, allow_null=True)
 
     class Meta:

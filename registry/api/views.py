@@ -195,7 +195,9 @@ class ModelVersionViewSet(RestrictedViewSetMixin, mixins.ListModelMixin, mixins.
     def create(self, request, name=None):
         model = selectors.registered_model_get(user=request.user, name=name)
         data = s.ModelVersionRegisterSerializer(data=request.data)
+        # Looked up among what the user sees: another team's id reads exactly like a missing one.
         data.fields["training_run"].queryset = selectors.training_runs(user=request.user).filter(team=model.team_id)
+        data.fields["trained_on"].child_relation.queryset = selectors.dataset_versions(user=request.user)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         parents = []
@@ -486,11 +488,12 @@ class DatasetVersionViewSet(_LineageRecordViewSet):
 
     @extend_schema(summary="Record a dataset version (URI, hash, rows, schema)", request=s.DatasetVersionSerializer, responses={201: s.DatasetVersionSerializer, **ERRORS})
     def create(self, request):
-        fields = parse_input(s.DatasetVersionSerializer, request)
-        dataset = selectors.datasets(user=request.user).filter(pk=fields.pop("dataset").pk).first()
-        if dataset is None:
-            raise ApplicationError("dataset: unknown dataset.", fields={"dataset": ["unknown dataset"]})
-        obj = services.datasetversion_create(user=request.user, dataset=dataset, **fields)
+        data = s.DatasetVersionSerializer(data=request.data)
+        # Among the datasets the user sees: another team's id reads exactly like a missing one.
+        data.fields["dataset"].queryset = selectors.datasets(user=request.user)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        obj = services.datasetversion_create(user=request.user, dataset=fields.pop("dataset"), **fields)
         return Response(s.DatasetVersionSerializer(obj).data, status=status.HTTP_201_CREATED)
 
 

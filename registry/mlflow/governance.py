@@ -2,8 +2,9 @@
 
 The registry knows nothing of governance (dependencies point registry ←
 governance); this adapter sits on top of both, so it imports governance lazily
-and only when the app is installed. Without governance, stages read "None",
-environment-bound aliases are unguarded and ``transition-stage`` is refused.
+and only when the app is installed. Without governance, stages read "None" and
+``transition-stage`` is refused. Reserved aliases (champion, prod…) are not checked
+here: the registry's alias service applies governance's rule (``registry.aliases``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from registry.mlflow.wire import FEATURE_DISABLED, STAGE_NONE, MlflowError, inva
 # MLflow stage → governance environment slug.
 STAGE_ENVIRONMENTS = {"staging": "uat", "production": "prod"}
 ENVIRONMENT_STAGES = {"uat": "Staging", "prod": "Production"}
-# Aliases bound to an environment: they may only point at a version approved
-# (or deployed) for it, so `models:/m@champion` never serves an unapproved version.
-ENVIRONMENT_ALIASES = {"prod": "prod", "production": "prod", "champion": "prod", "staging": "uat", "uat": "uat"}
 STAGES = ("None", "Staging", "Production", "Archived")
 
 
@@ -76,26 +74,6 @@ def normalise_stage(stage) -> str:
         if isinstance(stage, str) and stage.strip().lower() == name.lower():
             return name
     raise invalid(f"Invalid Model Version stage: {stage}. Value must be one of {', '.join(STAGES)}.")
-
-
-def check_alias_target(*, alias: str, version) -> None:
-    """Refuse moving an environment-bound alias onto a version not approved for that environment."""
-    slug = ENVIRONMENT_ALIASES.get(alias.lower())
-    if slug is None or not enabled():
-        return
-    from governance.choices import DeploymentStatus, RequestState
-    from governance.models import DeploymentSplit, PromotionRequest
-
-    approved = PromotionRequest.objects.filter(
-        version=version, environment__slug=slug, state__in=[RequestState.APPROVED, RequestState.DEPLOYED]
-    ).exists() or DeploymentSplit.objects.filter(
-        version=version, deployment__environment__slug=slug, deployment__status=DeploymentStatus.ACTIVE
-    ).exists()
-    if not approved:
-        raise invalid(
-            f"Alias {alias!r} is bound to the {slug.upper()} environment: version {version.version} has no approved "
-            f"promotion to {slug.upper()}. Open a promotion request (transition-stage or the portal) first."
-        )
 
 
 def request_promotion(*, user, version, stage: str) -> None:

@@ -12,6 +12,7 @@ from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
 from modelgate.core.permissions import NOTHING, restrict, restrict_as, restriction
 from modelgate.core.prepared import attnames, instance, int_placeholder, prepared, str_placeholder
+from registry import aliases
 from registry.mlflow import filters, governance, wire
 from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
@@ -204,7 +205,8 @@ def version_by_alias(*, user, name: str, alias: str) -> SimpleNamespace:
         lambda qs, name, alias: _unique(_version_values(qs.filter(registered_model__name=name, aliases__alias=alias), _WIRE_VERSION_FIELDS)),
         name=name, alias=alias,
     )
-    if not rows:
+    # An alias its rule no longer allows (a reserved alias whose approval went stale) resolves to nothing.
+    if not rows or not aliases.target_allowed(alias=alias, version=rows[0]["id"]):
         model_get(user=user, name=name)  # a missing (or invisible) model is 404
         # MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404.
         raise invalid(f"Registered model alias {alias} not found.")

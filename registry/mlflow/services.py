@@ -8,22 +8,18 @@ conventions: keyword-only, one transaction, ``restrict`` for the team axis,
 
 from __future__ import annotations
 
-import re
-
 from django.db import transaction
 from django.db.models import ProtectedError
 
 from modelgate.core import audit, jobs
-from modelgate.core.errors import ConflictError, NotFoundError, PermissionDeniedError
+from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, restrict
 from modelgate.core.prepared import attnames, instance, int_placeholder, prepared
 from registry import services as registry_services
-from registry import storage
+from registry import sources, storage
 from registry.choices import VersionStatus
-from registry.mlflow import governance
 from registry.mlflow.selectors import model_not_found
-from registry.mlflow.source import validate_source
 from registry.mlflow.wire import MlflowError, invalid
 from registry.models import ArtifactBlob, ModelVersion, RegisteredModel
 
@@ -83,15 +79,15 @@ def model_version_create(
 ) -> ModelVersion:
     """Register a version from an MLflow ``source``.
 
-    The URI is validated here, always. A source in an external store (s3, gs,
-    https, runs:…) is never fetched by Modelgate, so there is nothing more to
-    verify: the version is READY in this same transaction. A ``modelgate:``
-    source names bytes or a version held here; re-hashing a blob can take long,
-    so the version stays PENDING_REGISTRATION until the verification job
-    (enqueued in this transaction) marks it READY or FAILED_REGISTRATION, and
-    the MLflow client polls ``get`` meanwhile.
+    The registry's service validates the URI, always, as for every surface (and
+    refuses a reference to a blob or version the user cannot see). A source in an
+    external store (s3, gs, https, runs:…) is never fetched by Modelgate, so there
+    is nothing more to verify: the version is READY in this same transaction. A
+    ``modelgate:`` source names bytes or a version held here; re-hashing a blob can
+    take long, so the version stays PENDING_REGISTRATION until the verification job
+    (enqueued in this transaction) marks it READY or FAILED_REGISTRATION, and the
+    MLflow client polls ``get`` meanwhile.
     """
-    validate_source(source)  # always: no tag or flag skips this
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
     fields = {"source_uri": source, "run_id": run_id, "tags": tags or {}, "description": description}
@@ -110,35 +106,21 @@ def needs_verification(source: str) -> bool:
     return source.lower().startswith("modelgate:")
 
 
-_BLOB = re.compile(r"^/*blobs/([0-9a-f]{64})/*$")
-_VERSION_REF = re.compile(r"^/*models/([A-Za-z0-9_.-]{1,128})/(\d+)/*$")
-
-
 def _source_problem(version: ModelVersion, user) -> str:
     """Why the source cannot be accepted ('' if it can). External stores are not
-    fetched (no requests from our host to client-chosen URLs); Modelgate's own
-    references are checked: a ``modelgate:blobs/<sha256>`` blob must exist and
-    re-hash to its name, a ``modelgate:models/<name>/<n>`` version must be visible and ready."""
+    fetched (no requests from our host to client-chosen URLs). Modelgate's own
+    references are checked again as at registration (the user may have lost sight of
+    them meanwhile), and a ``modelgate:blobs/<sha256>`` blob must re-hash to its name."""
     try:
-        validate_source(version.source_uri)
-    except MlflowError as exc:
+        registry_services.source_uri_check(user=user, uri=version.source_uri)
+    except ApplicationError as exc:
         return exc.message
-    if not version.source_uri.lower().startswith("modelgate:"):
-        return ""
-    rest = version.source_uri.split(":", 1)[1]
-    if match := _BLOB.match(rest):
-        blob = ArtifactBlob.objects.filter(sha256=match.group(1)).first()
-        if blob is None:
-            return f"No stored blob {match.group(1)}."
+    ref = sources.reference(version.source_uri)
+    if ref is not None and ref.sha256:
+        blob = ArtifactBlob.objects.get(sha256=ref.sha256)  # visible, so stored
         if not storage.verify_blob(blob):
-            return f"Stored blob {match.group(1)} does not match its SHA-256."
-        return ""
-    if match := _VERSION_REF.match(rest):
-        ok = restrict(ModelVersion.objects.all(), user, "view").filter(
-            registered_model__name=match.group(1), version=int(match.group(2)), status=VersionStatus.READY
-        ).exists()
-        return "" if ok else f"No ready version {match.group(2)} of model {match.group(1)!r} visible to you."
-    return "A modelgate: source is modelgate:blobs/<sha256> or modelgate:models/<name>/<version>."
+            return f"Stored blob {ref.sha256} does not match its SHA-256."
+    return ""
 
 
 def model_version_verify(*, user, version_id: int) -> dict:
@@ -181,12 +163,3 @@ def model_version_delete(*, user, version: ModelVersion) -> None:
         changes={"version": {"before": info["number"], "after": None}},
     )
 
-
-def alias_set(*, user, model: RegisteredModel, alias: str, version: ModelVersion):
-    """Set an alias; an environment-bound alias (prod, champion, staging) only onto an approved version.
-
-    The check reads committed approvals before the write's own transaction: under
-    READ COMMITTED, one enclosing transaction would not hold them still either.
-    """
-    governance.check_alias_target(alias=alias, version=version)
-    return registry_services.alias_set(user=user, registered_model=model, alias=alias, version=version)

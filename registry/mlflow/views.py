@@ -186,7 +186,8 @@ def _delete_model_tag(user, params):
 
 def _set_alias(user, params):
     version = selectors.version_ref(user=user, name=_required(params, "name"), version=_required(params, "version"))
-    services.alias_set(user=user, model=version.registered_model, alias=_required(params, "alias"), version=version)
+    # Reserved aliases (champion, prod…) are refused by the registry's service, as on every surface.
+    registry_services.alias_set(user=user, registered_model=version.registered_model, alias=_required(params, "alias"), version=version)
     return {}
 
 

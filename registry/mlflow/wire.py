@@ -10,6 +10,7 @@ import json
 from django.http import HttpResponse
 
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+from registry.aliases import AliasRuleError
 from registry.choices import VersionStatus
 
 INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
@@ -67,6 +68,8 @@ def from_application_error(exc: ApplicationError) -> MlflowError:
         return MlflowError(PERMISSION_DENIED, exc.message)
     if exc.code == "already_exists":
         return MlflowError(RESOURCE_ALREADY_EXISTS, exc.message)
+    if isinstance(exc, AliasRuleError):  # MLflow has no conflict for an alias: a refused parameter, as before
+        return MlflowError(INVALID_PARAMETER_VALUE, exc.message)
     if isinstance(exc, ConflictError):
         return MlflowError(RESOURCE_CONFLICT, exc.message)
     return MlflowError(INVALID_PARAMETER_VALUE, exc.message)

@@ -10,7 +10,7 @@ from django.test import Client
 from governance.models import Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import jobs, roles
 from modelgate.core.models import AuditEvent, Job
-from registry import storage
+from registry import services as registry_services
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 from tests.conftest import AUTH_QUERIES
 from tests.factories import TeamFactory, UserFactory
@@ -55,8 +55,15 @@ def test_it_answers_in_mlflows_wire_format(dana, ds_owner):
     assert body["registered_model"]["latest_versions"][0]["version"] == "1"
 
 
-def test_it_keeps_a_modelgate_source_pending_until_the_verification_job_ran(dana, run_jobs_inline):
-    blob = storage.store_stream([b"model-bytes"])
+def _held_blob(ds_owner, team_credit, data=b"model-bytes"):
+    """A blob attached to a version of a model the user sees (the only blobs a source may name)."""
+    model = registry_services.registered_model_create(user=ds_owner, name="credit-files", team=team_credit)
+    version, _ = registry_services.modelversion_register(user=ds_owner, registered_model=model)
+    return registry_services.artifact_upload(user=ds_owner, version=version, path="model.bin", chunks=[data]).blob
+
+
+def test_it_keeps_a_modelgate_source_pending_until_the_verification_job_ran(dana, ds_owner, team_credit, run_jobs_inline):
+    blob = _held_blob(ds_owner, team_credit)
     _create(dana)
     created = _version(dana, source=f"modelgate:blobs/{blob.sha256}")
     assert created["status"] == "PENDING_REGISTRATION"  # the job runs on commit; the test transaction never commits
@@ -72,13 +79,25 @@ def test_it_keeps_a_modelgate_source_pending_until_the_verification_job_ran(dana
     assert Job.objects.filter(kind="registry_mlflow.verify_source").count() == 1
 
 
-def test_it_fails_registration_of_a_modelgate_blob_that_does_not_exist(dana, django_capture_on_commit_callbacks, run_jobs_inline):
+def test_it_refuses_a_modelgate_blob_it_does_not_hold_at_registration(dana):
+    _create(dana)
+    status, body = dana.post("model-versions/create", {"name": "credit-scorer", "source": "modelgate:blobs/" + "0" * 64})
+    assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "no stored blob" in body["message"]
+    assert not ModelVersion.objects.exists() and not Job.objects.exists()
+
+
+def test_it_fails_registration_of_a_blob_that_no_longer_matches_its_hash(
+    dana, ds_owner, team_credit, artifact_store, django_capture_on_commit_callbacks, run_jobs_inline,
+):
+    blob = _held_blob(ds_owner, team_credit)
+    (artifact_store / blob.storage_name).write_bytes(b"tampered")
     _create(dana)
     with django_capture_on_commit_callbacks(execute=True):
-        assert _version(dana, source="modelgate:blobs/" + "0" * 64)["status"] == "PENDING_REGISTRATION"
+        assert _version(dana, source=f"modelgate:blobs/{blob.sha256}")["status"] == "PENDING_REGISTRATION"
     status, body = dana.get("model-versions/get", {"name": "credit-scorer", "version": "1"})
     assert body["model_version"]["status"] == "FAILED_REGISTRATION"
-    assert "No stored blob" in body["model_version"]["status_message"]
+    assert "does not match its SHA-256" in body["model_version"]["status_message"]
 
 
 def test_it_maps_errors_as_mlflow_does(dana):

@@ -111,13 +111,13 @@ def test_it_sets_and_moves_an_alias(ds_owner, team_credit):
     make_version(ds_owner, model)
     make_version(ds_owner, model)
     client = api_for(ds_owner)
-    assert client.put("/api/v1/models/credit-scorer/aliases/champion/", {"version": 1}, format="json").json()["version"] == 1
-    assert client.put("/api/v1/models/credit-scorer/aliases/champion/", {"version": 2}, format="json").json()["version"] == 2
+    assert client.put("/api/v1/models/credit-scorer/aliases/challenger/", {"version": 1}, format="json").json()["version"] == 1
+    assert client.put("/api/v1/models/credit-scorer/aliases/challenger/", {"version": 2}, format="json").json()["version"] == 2
     detail = client.get("/api/v1/models/credit-scorer/").json()
-    assert detail["aliases"][0]["alias"] == "champion" and detail["aliases"][0]["version"] == 2
-    assert client.put("/api/v1/models/credit-scorer/aliases/champion/", {"version": 9}, format="json").status_code == 400
-    assert client.delete("/api/v1/models/credit-scorer/aliases/champion/").status_code == 204
-    assert client.delete("/api/v1/models/credit-scorer/aliases/champion/").status_code == 404
+    assert detail["aliases"][0]["alias"] == "challenger" and detail["aliases"][0]["version"] == 2
+    assert client.put("/api/v1/models/credit-scorer/aliases/challenger/", {"version": 9}, format="json").status_code == 400
+    assert client.delete("/api/v1/models/credit-scorer/aliases/challenger/").status_code == 204
+    assert client.delete("/api/v1/models/credit-scorer/aliases/challenger/").status_code == 404
     moved = AuditEvent.objects.filter(action="registry.alias.set").order_by("id").last()
     assert moved.changes == {"version": {"before": 1, "after": 2}}
 

@@ -18,7 +18,7 @@ def world(ds_owner, outsider, team_credit):
     model = make_model(ds_owner, team_credit)
     v1 = make_version(ds_owner, model)
     upload(ds_owner, v1, "model/model.bin", b"abc")
-    services.alias_set(user=ds_owner, registered_model=model, alias="champion", version=v1)
+    services.alias_set(user=ds_owner, registered_model=model, alias="candidate", version=v1)
     services.registered_model_share(user=ds_owner, model=model, grantee=outsider.__class__.objects.create(username="viewer"))
     dataset = services.dataset_create(user=ds_owner, name="loans", team=team_credit)
     dv = services.datasetversion_create(user=ds_owner, dataset=dataset, version="2024-01")
@@ -37,8 +37,8 @@ ENDPOINTS = [
     Endpoint("registeredmodel-rename", "POST", lambda w: f"{M}/rename/", lambda w: {"name": "renamed"}, audit="registry.model.rename"),
     Endpoint("registeredmodel-share", "POST", lambda w: f"{M}/share/", lambda w: {"team": "fraud"}, audit="registry.model.share"),
     Endpoint("registeredmodel-unshare", "POST", lambda w: f"{M}/unshare/", lambda w: {"user": "viewer"}, audit="registry.model.unshare"),
-    Endpoint("modelalias-detail", "PUT", lambda w: f"{M}/aliases/staging/", lambda w: {"version": 1}, audit="registry.alias.set"),
-    Endpoint("modelalias-detail", "DELETE", lambda w: f"{M}/aliases/champion/", ok=204, audit="registry.alias.delete"),
+    Endpoint("modelalias-detail", "PUT", lambda w: f"{M}/aliases/challenger/", lambda w: {"version": 1}, audit="registry.alias.set"),
+    Endpoint("modelalias-detail", "DELETE", lambda w: f"{M}/aliases/candidate/", ok=204, audit="registry.alias.delete"),
     Endpoint("modelversion-list", "GET", lambda w: f"{M}/versions/"),
     Endpoint("modelversion-list", "POST", lambda w: f"{M}/versions/", lambda w: {"framework": "lightgbm"}, ok=201,
              audit="registry.version.register"),

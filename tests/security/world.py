@@ -21,7 +21,7 @@ from registry import services as registry
 
 MODEL = "credit-scoring"
 ARTIFACT_PATH = "model/model.skops"
-ALIAS = "champion"
+ALIAS = "candidate"  # a free alias: reserved ones (champion, prod…) need an approved promotion
 INPUT_SCHEMA = {"type": "object", "properties": {"income": {"type": "number"}, "age": {"type": "integer"}}}
 
 

@@ -176,7 +176,7 @@ def test_it_computes_fairness_drift_and_explainability_inline_and_renders_them(t
     html = page.content.decode()
     assert page.status_code == 200
     assert 'data-plotly-figure="fig-0"' in html and 'id="fig-0" type="application/json"' in html
-    assert "vendor/plotly/plotly.min.js" in html and "<script>" not in html
+    assert "vendor/plotly/plotly-finance.min.js" in html and "<script>" not in html
 
 
 def test_it_shows_another_teams_report_page_as_404(version, dataset, ds_owner, outsider, client):

@@ -1,5 +1,21 @@
 // Portal behaviour without inline scripts (the CSP forbids them).
 (function () {
+  // Styles that need this script (the folding menu) apply only once it runs.
+  document.documentElement.classList.add("js");
+
+  // The main menu's toggle under 600 px: the button says whether the menu is open; Escape closes it.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".nav-toggle");
+    if (toggle) toggle.setAttribute("aria-expanded", toggle.getAttribute("aria-expanded") === "true" ? "false" : "true");
+  });
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector('.nav-toggle[aria-expanded="true"]');
+    if (event.key === "Escape" && toggle) {
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.focus();
+    }
+  });
+
   // Charts: an element with data-plotly-figure="<id of a json_script element>" is drawn with plotly.js
   // when it first comes into view, so a hidden tab's charts are drawn when the tab opens and a long
   // page's as it scrolls. plotly.js itself (<meta name="plotly-src">) is fetched the first time a

@@ -128,6 +128,7 @@ def _compute_explainability(report: Report, report_progress) -> dict:
 
 
 def _compute_fairness(report: Report, report_progress) -> dict:
+    from monitoring.presentation import favourable_outcome
     from monitoring.reports.fairness import fairness_figures, fairness_report
     from monitoring.reports.loading import binary_outcome
 
@@ -154,6 +155,10 @@ def _compute_fairness(report: Report, report_progress) -> dict:
     t0 = time.perf_counter()
     results = fairness_report(df[dataset.sensitive_columns], y_true=y_true, y_pred=y_pred, task=dataset.task, params=report.parameters, reference_sensitive=reference)
     results["prediction_source"] = f"column {dataset.prediction_column}" if dataset.prediction_column else f"model (score ≥ {threshold})"
+    if dataset.task == "classification":
+        results["favourable_outcome"] = favourable_outcome(
+            label_column=dataset.label_column, positive_label=dataset.positive_label, meaning=dataset.positive_label_meaning,
+        )
     timings["metrics"] = time.perf_counter() - t0
     return {"results": results, "figures": fairness_figures(results), "timings": timings, "sample_sizes": {"dataset_rows": len(df)}, "verdict": results["verdict"]}
 

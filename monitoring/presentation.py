@@ -82,6 +82,59 @@ def grouping_name(grouping: dict) -> str:
     return " × ".join(grouping["sensitive_features"])
 
 
+# --- explanations ----------------------------------------------------------------
+
+def _output_name(output_schema, schema_format: str = "") -> str:
+    """The version's published output: its output schema's one field, else the one that reads as a probability or score."""
+    if not isinstance(output_schema, dict):
+        return ""
+    names = [f.get("name") for f in output_schema.get("fields") or [] if isinstance(f, dict)] if schema_format == "avro" or "fields" in output_schema \
+        else list((output_schema.get("properties") or {}).keys())
+    names = [n for n in names if n]
+    if len(names) == 1:
+        return names[0]
+    return next((n for n in names if any(w in n.lower() for w in ("probab", "score"))), "")
+
+
+def explained_output(*, task: str, label_column: str, positive_class=None, output_schema=None, schema_format: str = "") -> dict:
+    """The one output every explanation of a model explains, named as the version publishes it:
+    e.g. "default_probability = P(default = 1)" for a classifier, "predicted price" for a regressor."""
+    name = _output_name(output_schema, schema_format)
+    if task == "classification":
+        meaning = f"P({label_column} = {positive_class})"
+        text = f"{name} = {meaning}" if name else meaning
+    else:
+        meaning = f"predicted {label_column}"
+        text = f"{name} ({meaning})" if name else meaning
+    return {"name": name or meaning, "meaning": meaning, "text": text, "label_column": label_column, "positive_class": positive_class}
+
+
+def shap_space(output_space: str) -> str:
+    """The scale SHAP values add up on: tree explainers of boosted models work in log-odds, not probability."""
+    return " (in log-odds)" if output_space in ("log_odds", "raw") else ""
+
+
+def name_explained_output(figures: dict, output: dict, *, output_space: str = "probability", task: str = "classification") -> dict:
+    """Name the explained output on every explanation chart: its title and the axis that carries it."""
+    text = output["text"]
+    shap_axis = f"SHAP value: contribution to {output['name']}{shap_space(output_space) if task == 'classification' else ''}"
+    for key, figure in figures.items():
+        layout = figure.setdefault("layout", {})
+        title = (layout.get("title") or {}).get("text", "")
+        layout["title"] = {"text": f"{title}<br><sup>explains {text}</sup>"}
+        if key in ("importance",):
+            layout.setdefault("xaxis", {})["title"] = {"text": f"mean |SHAP value| on {output['name']}"}
+        elif key == "beeswarm":
+            layout.setdefault("xaxis", {})["title"] = {"text": shap_axis}
+        elif key.startswith("dependence-"):
+            layout.setdefault("yaxis", {})["title"] = {"text": shap_axis}
+        elif key.startswith("pdp-"):
+            layout.setdefault("yaxis", {})["title"] = {"text": f"average {output['name']}"}
+        elif key.startswith("waterfall-"):
+            layout.setdefault("xaxis", {})["title"] = {"text": f"{output['name']}{shap_space(output_space) if task == 'classification' else ''}"}
+    return figures
+
+
 # --- drift ---------------------------------------------------------------------
 
 def _drift_thresholds(row: dict, params: dict) -> tuple[float, float]:
@@ -164,13 +217,16 @@ def figure_heading(kind: str, figure_id: str, results: dict | None) -> str:
             on = f" on the {decision['check_name']}" if row.get("verdict") != PASS else ""
             return f"{feature}: reference vs current ({verdict}{on})"
     if kind == "explainability":
+        of = f" of {results['explained_output']['name']}" if results.get("explained_output") else ""
         if figure_id == "importance":
-            return "Global importance: mean |SHAP value| per feature"
+            return f"Global importance{of}: mean |SHAP value| per feature"
         if figure_id == "beeswarm":
-            return "SHAP values of every explained row (beeswarm)"
-        for prefix, words in (("pdp-", "Partial dependence on {}"), ("dependence-", "SHAP dependence on {}"), ("waterfall-", "Why row {} got its prediction (waterfall)")):
+            return f"SHAP values{of} for every explained row (beeswarm)"
+        for prefix, words in (("pdp-", "Partial dependence{of} on {f}"), ("dependence-", "SHAP dependence{of} on {f}"),
+                              ("waterfall-", "Why row {f} got its {output} (waterfall)")):
             if figure_id.startswith(prefix):
-                return words.format(figure_id.removeprefix(prefix))
+                output = results["explained_output"]["name"] if results.get("explained_output") else "prediction"
+                return words.format(of=of, f=figure_id.removeprefix(prefix), output=output)
     return figure_id.replace("-", " ").replace("_", " ").capitalize()
 
 
@@ -199,11 +255,12 @@ def ordered_figures(kind: str, figures: dict, results: dict | None) -> list[dict
     """Every stored figure, most telling first, each with its heading and a stable anchor."""
     results = results or {}
     favourable = (results.get("favourable_outcome") or {}).get("text", "")
+    explained = f"explains {results['explained_output']['text']}" if results.get("explained_output") else ""
     rows = {r["feature"]: r for r in results.get("features") or []} if kind == "drift" else {}
     out = []
     for figure_id in sorted(figures or {}, key=lambda f: _rank(kind, f, results)):
         # A line under the heading: what "selected" means (fairness), what decided the verdict (drift).
-        note = favourable if kind == "fairness" else ""
+        note = favourable if kind == "fairness" else explained if kind == "explainability" else ""
         row = rows.get(figure_id.removeprefix("hist-")) if figure_id.startswith("hist-") else None
         if row is not None:
             note = (row.get("decided_by") or drift_decision(row, results.get("parameters") or {}))["text"]

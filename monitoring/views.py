@@ -29,6 +29,10 @@ def report_detail(request, pk: int):
         context["fairness"] = presentation.fairness_tables(results, dataset=report.dataset)
     elif report.kind == "drift":
         context["drift_rows"] = presentation.drift_table(results)
+    elif report.kind == "explainability" and report.dataset.task == "classification":
+        context["favourable"] = presentation.favourable_outcome(
+            label_column=report.dataset.label_column, positive_label=report.dataset.positive_label, meaning=report.dataset.positive_label_meaning,
+        )
     return render(request, "monitoring/report_detail.html", context)
 
 

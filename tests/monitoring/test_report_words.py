@@ -139,7 +139,39 @@ def test_it_heads_charts_in_words_and_puts_the_failing_ones_first(fair_report, d
     assert headings[:2] == ["PSI per feature, coloured by each feature's verdict", "income: reference vs current (fails on the Wasserstein distance)"]
     explain = presentation.ordered_figures("explainability", dict.fromkeys(["waterfall-12", "pdp-income", "importance", "waterfall-3", "beeswarm", "dependence-income"], {}), {})
     assert [f["heading"] for f in explain] == [
-        "Global importance: mean |SHAP value| per feature", "SHAP values of every explained row (beeswarm)", "Partial dependence on income",
+        "Global importance: mean |SHAP value| per feature", "SHAP values for every explained row (beeswarm)", "Partial dependence on income",
         "SHAP dependence on income", "Why row 3 got its prediction (waterfall)", "Why row 12 got its prediction (waterfall)",
     ]
     assert all(f["anchor"].startswith("chart-") for f in explain)
+    # With the explained output recorded, every heading names it.
+    output = presentation.explained_output(task="classification", label_column="default", positive_class=1, output_schema=OUTPUT_SCHEMA)
+    named = presentation.ordered_figures("explainability", dict.fromkeys(["pdp-income", "waterfall-3"], {}), {"explained_output": output})
+    assert [(f["heading"], f["note"]) for f in named] == [
+        ("Partial dependence of default_probability on income", "explains default_probability = P(default = 1)"),
+        ("Why row 3 got its default_probability (waterfall)", "explains default_probability = P(default = 1)"),
+    ]
+
+
+OUTPUT_SCHEMA = {"type": "object", "properties": {"default_probability": {"type": "number", "minimum": 0, "maximum": 1}}}
+
+
+@pytest.mark.parametrize(("kwargs", "text"), [
+    ({"task": "classification", "label_column": "default", "positive_class": 1, "output_schema": OUTPUT_SCHEMA}, "default_probability = P(default = 1)"),
+    ({"task": "classification", "label_column": "approved", "positive_class": 1, "output_schema": None}, "P(approved = 1)"),
+    ({"task": "classification", "label_column": "fraud", "positive_class": "yes", "schema_format": "avro",
+      "output_schema": {"type": "record", "name": "Out", "fields": [{"name": "fraud_score", "type": "double"}, {"name": "model_id", "type": "string"}]}},
+     "fraud_score = P(fraud = yes)"),
+    ({"task": "regression", "label_column": "price", "output_schema": {"properties": {"price_eur": {"type": "number"}}}}, "price_eur (predicted price)"),
+])
+def test_it_names_the_explained_output_as_the_version_publishes_it(kwargs, text):
+    assert presentation.explained_output(**kwargs)["text"] == text
+
+
+def test_it_names_the_explained_output_on_every_explanation_chart():
+    output = presentation.explained_output(task="classification", label_column="default", positive_class=1, output_schema=OUTPUT_SCHEMA)
+    figures = {key: {"data": [], "layout": {"title": {"text": key}}} for key in ("importance", "beeswarm", "dependence-income", "pdp-income", "waterfall-3")}
+    presentation.name_explained_output(figures, output, output_space="log_odds")
+    assert all("explains default_probability = P(default = 1)" in f["layout"]["title"]["text"] for f in figures.values())
+    assert figures["pdp-income"]["layout"]["yaxis"]["title"]["text"] == "average default_probability"
+    assert figures["beeswarm"]["layout"]["xaxis"]["title"]["text"] == "SHAP value: contribution to default_probability (in log-odds)"
+    assert figures["dependence-income"]["layout"]["yaxis"]["title"]["text"] == "SHAP value: contribution to default_probability (in log-odds)"

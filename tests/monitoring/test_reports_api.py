@@ -176,6 +176,7 @@ def test_it_computes_fairness_drift_and_explainability_inline_and_renders_them(t
     html = page.content.decode()
     assert page.status_code == 200
     assert 'data-plotly-figure="fig-0"' in html and 'id="fig-0" type="application/json"' in html
+    assert 'data-testid="explained-output"' in html and explainability["results"]["explained_output"]["meaning"] == "P(approved = 1)"
     assert "vendor/plotly/plotly-finance.min.js" in html and "<script>" not in html
 
 

@@ -79,6 +79,8 @@ def test_it_runs_a_what_if_on_one_row_and_shows_both_predictions(ds_owner, team_
     job = Job.objects.get(kind="monitoring.what_if")
     polled = client.get(f"{url}{job.pk}/", **HTMX).content.decode()
     assert 'data-status="succeeded"' in polled and 'id="whatif-table"' in polled and "<strong>income</strong>" in polled
+    # The prediction and SHAP values are named as the output the version publishes (OUTPUT_SCHEMA), of the positive class.
+    assert '<span data-testid="whatif-output">default_probability = P(approved = 1)</span>' in polled
     assert "hx-trigger" not in polled
     # another user cannot read the job, even a teammate
     from tests.factories import UserFactory

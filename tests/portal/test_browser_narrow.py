@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from governance.models import Deployment
 from monitoring.services import reports as report_services
 from monitoring.telemetry import services as telemetry
-from tests.portal.conftest import attach_fairness_dataset, walk_to_prod_request
+from tests.monitoring.reports_data import FEATURES, INPUT_SCHEMA, credit_frame, to_csv, train_sklearn_linear
+from tests.portal.conftest import fairness_csv, make_model, walk_to_prod_request
 from tests.portal.test_browser_approver import login
 from tests.telemetry.fixtures import make_deployment
 from tests.telemetry.helpers import base_minute, post_minute
@@ -21,11 +22,24 @@ WIDTH = 390
 
 @pytest.fixture
 def world(ds_owner, mle_teammate, team_credit, auditor, run_jobs_inline):
-    """One page of every portal page type: a version with a fairness report and a model card, a
-    pending Prod request, a deployment with telemetry and an open alert, a canary split."""
+    """One page of every portal page type: a version with fairness and drift reports and a model card, an
+    explainability report, a pending Prod request, a deployment with telemetry and an open alert, a canary split."""
     model, mv, req = walk_to_prod_request(ds_owner, mle_teammate, team_credit)
-    dataset = attach_fairness_dataset(ds_owner, mv)
+    dataset = report_services.evaluationdataset_attach(
+        user=ds_owner, version=mv, name="holdout", feature_columns=["income", "age_band", "existing_loans"], label_column="approved",
+        prediction_column="pred", sensitive_columns=["gender"], chunks=[fairness_csv()], reference_chunks=[fairness_csv(300)],
+    )
     report, _ = report_services.report_request(user=ds_owner, version=mv, dataset=dataset, kind="fairness")
+    drift, _ = report_services.report_request(user=ds_owner, version=mv, dataset=dataset, kind="drift")
+    # An explainability report needs a real model: a small logistic regression.
+    frame = credit_frame(300)
+    _, model_bytes = train_sklearn_linear(frame)
+    _, (explained_mv,) = make_model(ds_owner, team_credit, "explained-model", artifact=model_bytes, input_schema=INPUT_SCHEMA)
+    explained_data = report_services.evaluationdataset_attach(
+        user=ds_owner, version=explained_mv, name="holdout", feature_columns=FEATURES, label_column="approved", chunks=[to_csv(frame)],
+    )
+    explained, _ = report_services.report_request(user=ds_owner, version=explained_mv, dataset=explained_data, kind="explainability",
+                                                  parameters={"sample_size": 50, "background_size": 30})
     report_services.modelcard_generate(user=ds_owner, version=mv)
     deployment = Deployment.objects.filter(registered_model=model, environment__slug="uat").get()
     telemetry.sla_rule_create(user=ds_owner, deployment=deployment, name="slow", metric="latency_p95", threshold=50,
@@ -37,7 +51,7 @@ def world(ds_owner, mle_teammate, team_credit, auditor, run_jobs_inline):
     return {
         "dana": [
             "/", "/registry/models/", f"/registry/models/{model.name}/", f"/registry/models/{model.name}/versions/{mv.version}/",
-            f"/monitoring/reports/{report.pk}/", f"/monitoring/model-cards/{mv.pk}/", "/governance/requests/",
+            f"/monitoring/reports/{report.pk}/", f"/monitoring/reports/{drift.pk}/", f"/monitoring/reports/{explained.pk}/", f"/monitoring/model-cards/{mv.pk}/", "/governance/requests/",
             f"/governance/requests/{req.pk}/", "/monitoring/sla/", f"/monitoring/sla/deployments/{deployment.pk}/",
             f"/monitoring/sla/deployments/{canary.pk}/canary/", "/monitoring/sla/alerts/", "/registry/no-such-page/",
         ],

@@ -309,7 +309,6 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "modelgate.core.staticfinders.PlotlyFinder",
 ]
 WHITENOISE_USE_FINDERS = True
 

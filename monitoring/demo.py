@@ -71,13 +71,13 @@ def _loan_model(user, team, name: str, *, biased: bool):
     return version
 
 
-def _dataset(user, version, frame, reference, *, features, sensitive, positive_label=1, label="approved"):
+def _dataset(user, version, frame, reference, *, features, sensitive, positive_label=1, meaning="approved", label="approved"):
     existing = EvaluationDataset.objects.filter(version=version, name="holdout").first()
     if existing is not None:
         return existing
     return services.evaluationdataset_attach(
         user=user, version=version, name="holdout", feature_columns=features, label_column=label, sensitive_columns=sensitive,
-        positive_label=positive_label, chunks=[frame.to_csv(index=False).encode()], reference_chunks=[reference.to_csv(index=False).encode()],
+        positive_label=positive_label, positive_label_meaning=meaning, chunks=[frame.to_csv(index=False).encode()], reference_chunks=[reference.to_csv(index=False).encode()],
     )
 
 
@@ -126,7 +126,7 @@ def seed(stdout, context):
     holdout, reference = _credit_frames(demo_rows(1500, 600))
     for version in versions.get("credit-scorer") or []:
         dataset = _dataset(dana, version, holdout, reference, features=CREDIT_FEATURES, sensitive=["gender", "age_band"],
-                           positive_label=0, label="default")  # favourable outcome: no default
+                           positive_label=0, meaning="repays", label="default")  # favourable outcome: no default
         for kind, params in (("fairness", {}), ("drift", {}),
                              ("explainability", {"sample_size": demo_rows(120, 50), "background_size": 50, "pdp_rows": 200})):
             report, _ = services.report_request(user=dana, version=version, dataset=dataset, kind=kind, parameters=params)

@@ -112,6 +112,7 @@ def _failure_message(exc: Exception) -> str:
 
 
 def _compute_explainability(report: Report, report_progress) -> dict:
+    from monitoring.presentation import name_explained_output
     from monitoring.reports.explain import explainability_report
 
     t0 = time.perf_counter()
@@ -124,10 +125,23 @@ def _compute_explainability(report: Report, report_progress) -> dict:
         progress=report_progress, before_fork=connections.close_all,
     )
     out["timings"]["load"] = load
+    # One model, one explained output: SHAP, waterfalls and partial dependence all explain the model's
+    # positive-class score, named as the version publishes it (fairness names its favourable label apart).
+    output = _explained_output(report.version, dataset, model)
+    out["results"]["explained_output"] = output
+    name_explained_output(out["figures"], output, output_space=out["results"]["explainer"]["output_space"], task=dataset.task)
     return {"results": out["results"], "figures": out["figures"], "timings": out["timings"], "sample_sizes": out["sample_sizes"], "verdict": ""}
 
 
+def _explained_output(version, dataset: EvaluationDataset, model) -> dict:
+    from monitoring.presentation import explained_output
+
+    return explained_output(task=dataset.task, label_column=dataset.label_column, positive_class=model.positive_class,
+                            output_schema=version.output_schema, schema_format=version.schema_format)
+
+
 def _compute_fairness(report: Report, report_progress) -> dict:
+    from monitoring.presentation import favourable_outcome
     from monitoring.reports.fairness import fairness_figures, fairness_report
     from monitoring.reports.loading import binary_outcome
 
@@ -154,6 +168,10 @@ def _compute_fairness(report: Report, report_progress) -> dict:
     t0 = time.perf_counter()
     results = fairness_report(df[dataset.sensitive_columns], y_true=y_true, y_pred=y_pred, task=dataset.task, params=report.parameters, reference_sensitive=reference)
     results["prediction_source"] = f"column {dataset.prediction_column}" if dataset.prediction_column else f"model (score ≥ {threshold})"
+    if dataset.task == "classification":
+        results["favourable_outcome"] = favourable_outcome(
+            label_column=dataset.label_column, positive_label=dataset.positive_label, meaning=dataset.positive_label_meaning,
+        )
     timings["metrics"] = time.perf_counter() - t0
     return {"results": results, "figures": fairness_figures(results), "timings": timings, "sample_sizes": {"dataset_rows": len(df)}, "verdict": results["verdict"]}
 
@@ -208,7 +226,8 @@ def run_what_if(job, report_progress):
             row = {f: df.iloc[index][f] for f in model.feature_names}
             row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         background = df[model.feature_names]
-        return what_if(model, row, job.params["changes"], background=background, params={}, seed=0)
+        result = what_if(model, row, job.params["changes"], background=background, params={}, seed=0)
+        return {**result, "explained_output": _explained_output(dataset.version, dataset, model)}
     except ReportInputError as exc:
         raise RuntimeError(str(exc)) from exc
 

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
+from monitoring import presentation
 from monitoring.reports.modelcard import merge
 from monitoring.selectors import reports as selectors
 
@@ -21,8 +22,17 @@ def report_detail(request, pk: int):
     if report is None:
         raise Http404("No such report.")
     status, error = selectors.effective_status(report)
-    figures = [{"id": f"fig-{i}", "name": name, "figure": fig} for i, (name, fig) in enumerate(sorted((report.figures or {}).items()))]
-    context = {"report": report, "status": status, "error": error, "figures": figures, "results": report.results or {}}
+    results = report.results or {}
+    figures = [{**entry, "id": f"fig-{i}"} for i, entry in enumerate(selectors.report_figures(report=report))]
+    context = {"report": report, "status": status, "error": error, "figures": figures, "results": results}
+    if report.kind == "fairness":
+        context["fairness"] = presentation.fairness_tables(results, dataset=report.dataset)
+    elif report.kind == "drift":
+        context["drift_rows"] = presentation.drift_table(results)
+    elif report.kind == "explainability" and report.dataset.task == "classification":
+        context["favourable"] = presentation.favourable_outcome(
+            label_column=report.dataset.label_column, positive_label=report.dataset.positive_label, meaning=report.dataset.positive_label_meaning,
+        )
     return render(request, "monitoring/report_detail.html", context)
 
 

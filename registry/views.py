@@ -213,13 +213,12 @@ def _reports(mv, user):
     for report in reports:
         latest.setdefault(report.kind, report)
     done = [r.pk for r in latest.values() if r.status == ReportStatus.SUCCEEDED]
-    figures = dict(Report.objects.filter(pk__in=done).values_list("pk", "figures"))
+    stored = {pk: (figures, results) for pk, figures, results in Report.objects.filter(pk__in=done).values_list("pk", "figures", "results")}
     tabs = []
     for kind, label in ReportKind.choices:
         report = latest.get(kind)
-        figs = sorted((figures.get(report.pk) or {}).items())[:FIGURES_PER_TAB] if report else []
-        tabs.append({"kind": kind, "label": label, "report": report,
-                     "figures": [{"id": f"fig-{kind}-{i}", "name": name, "figure": fig} for i, (name, fig) in enumerate(figs)]})
+        figs, more = _tab_figures(selectors, report, *stored.get(report.pk, ({}, {}))) if report else ([], [])
+        tabs.append({"kind": kind, "label": label, "report": report, "figures": figs, "more_figures": more})
     # Open the first tab that has something to show.
     selected = next(
         (t["kind"] for t in tabs if t["report"] and t["report"].status == ReportStatus.SUCCEEDED),
@@ -238,6 +237,14 @@ def _reports(mv, user):
     model_card = selectors.modelcard_get(user=user, version_id=mv.pk)
     return {"tabs": tabs, "history": reports, "model_card": model_card, "kinds": ReportKind.choices, "can_request": can_request, "whatif_datasets": whatif_datasets,
             "datasets": list(selectors.dataset_list(user=user, version_id=mv.pk)) if can_request else []}
+
+
+def _tab_figures(selectors, report, figures: dict, results: dict, prefix: str = "") -> tuple[list[dict], list[dict]]:
+    """The first FIGURES_PER_TAB of a report's charts (most telling first) to draw in its tab, and
+    the rest as links to the report page, so every chart is reachable from the tab."""
+    ordered = selectors.report_figures(report=report, figures=figures or {}, results=results or {})
+    shown = [{**entry, "id": f"fig-{prefix}{report.kind}-{i}"} for i, entry in enumerate(ordered[:FIGURES_PER_TAB])]
+    return shown, ordered[FIGURES_PER_TAB:]
 
 
 def _visible_version(user, name, version):
@@ -296,15 +303,15 @@ def _progress_response(request, mv, report):
     status, error = selectors.effective_status(report)
     finished = status in ("succeeded", "failed")
     progress = 100 if status == "succeeded" else (report.job.progress if report.job_id else 0)
-    figures = []
+    figures, more = [], []
     if status == "succeeded":
-        stored = Report.objects.filter(pk=report.pk).values_list("figures", flat=True).first() or {}
-        figures = [{"id": f"fig-live-{report.pk}-{i}", "name": n, "figure": f} for i, (n, f) in enumerate(sorted(stored.items())[:FIGURES_PER_TAB])]
+        stored = Report.objects.filter(pk=report.pk).values_list("figures", "results").first() or ({}, {})
+        figures, more = _tab_figures(selectors, report, *stored, prefix=f"live-{report.pk}-")
     response = render(
         request,
         "registry/partials/report_progress.html",
         {"mv": mv, "model": mv.registered_model, "report": report, "status": status, "error": error,
-         "finished": finished, "progress": progress, "figures": figures, "oob_messages": htmx_partial(request)},
+         "finished": finished, "progress": progress, "figures": figures, "more_figures": more, "oob_messages": htmx_partial(request)},
     )
     response["X-Report-Status"] = str(status)  # lets scripts and tests follow the polling without parsing HTML
     return response

@@ -34,11 +34,17 @@ def login(page, base: str, username: str) -> None:
 
 
 def settle(page) -> None:
-    """Wait for HTMX and plotly to finish drawing."""
+    """Wait for HTMX, then scroll through the page so every chart comes into view and is drawn
+    (modelgate.js draws a chart only then), and wait for plotly to finish them all."""
     page.wait_for_load_state("networkidle")
-    charts = page.locator("[data-plotly-figure]:visible")
-    if charts.count():
-        page.locator("[data-plotly-figure]:visible svg.main-svg").first.wait_for(timeout=15_000)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    for y in range(0, height + 600, 600):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(50)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('[data-plotly-figure]'))"
+        ".every(el => el.offsetParent === null || el.dataset.drawn === '1')", timeout=30_000)
     page.wait_for_timeout(300)
 
 

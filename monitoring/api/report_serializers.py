@@ -65,6 +65,10 @@ class DatasetAttachSerializer(serializers.Serializer):
     prediction_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     sensitive_columns = ColumnListField(required=False, default=list)
     positive_label = ScalarField(required=False, default=1)
+    positive_label_meaning = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        help_text="What the favourable label means, in words (e.g. 'repays'); named on fairness charts and tables",
+    )
     sha256 = serializers.CharField(required=False, help_text="Expected SHA-256 of the file; a mismatch stores nothing")
 
 
@@ -83,7 +87,7 @@ class EvaluationDatasetSerializer(serializers.ModelSerializer):
         model = EvaluationDataset
         fields = (
             "id", "model", "version", "version_id", "name", "path", "sha256", "reference_sha256", "data_format", "task",
-            "feature_columns", "label_column", "prediction_column", "sensitive_columns", "positive_label", "created_at",
+            "feature_columns", "label_column", "prediction_column", "sensitive_columns", "positive_label", "positive_label_meaning", "created_at",
         )
 
 

@@ -91,7 +91,7 @@ class EvaluationDatasetViewSet(RestrictedViewSetMixin, mixins.ListModelMixin, mi
             reference_chunks=iter_chunks(reference) if reference is not None else None,
             reference_artifact=_artifact(request, version, v.get("reference_artifact_id"), "reference_artifact_id"),
             data_format=v["data_format"], task=v["task"], prediction_column=v["prediction_column"], sensitive_columns=v["sensitive_columns"],
-            positive_label=v["positive_label"], expected_sha256=v.get("sha256"),
+            positive_label=v["positive_label"], positive_label_meaning=v["positive_label_meaning"], expected_sha256=v.get("sha256"),
         )
         dataset = selectors.dataset_list(user=request.user).get(pk=dataset.pk)
         return Response(s.EvaluationDatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)

@@ -38,6 +38,9 @@ class EvaluationDataset(models.Model):
     prediction_column = models.CharField(max_length=200, blank=True, help_text="Empty: the model predicts.")
     sensitive_columns = models.JSONField(default=list, blank=True)
     positive_label = models.JSONField(default=default_positive_label, help_text="Label value counted as the favourable outcome.")
+    positive_label_meaning = models.CharField(
+        max_length=200, blank=True, help_text="What the favourable label means, in words (e.g. 'repays'); named on fairness charts and tables.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -57,6 +60,8 @@ class EvaluationDataset(models.Model):
             "sensitive": list(self.sensitive_columns),
             "positive_label": self.positive_label,
             "task": self.task,
+            # Only when set, so the fingerprints of reports on datasets without it stay as they were.
+            **({"positive_label_meaning": self.positive_label_meaning} if self.positive_label_meaning else {}),
         }
 
 

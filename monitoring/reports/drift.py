@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from monitoring.presentation import COLOURS, VERDICT_WORDS, drift_decision
+
 DEFAULTS = {
     "large_sample_rows": 1000,  # above this (either side), distances replace tests
     "p_value": 0.05,
@@ -134,31 +136,50 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, features: li
     if missing:
         raise ValueError(f"reference dataset: columns missing: {', '.join(missing)}.")
     rows = [feature_drift(f, reference[f], current[f], p) for f in features]
+    for row in rows:
+        row["decided_by"] = drift_decision(row, p)  # which check decided the verdict, in words
     drifted = [r["feature"] for r in rows if r["verdict"] == "fail"]
     share = len(drifted) / len(rows) if rows else 0.0
     verdict = "fail" if share >= float(p["drift_share"]) and drifted else "warn" if any(r["verdict"] != "pass" for r in rows) else "pass"
     return {"features": rows, "drifted_features": drifted, "drift_share": share, "verdict": verdict, "parameters": p, "metric_definitions": METRIC_DEFINITIONS}
 
 
-def drift_figures(report: dict, reference: pd.DataFrame, current: pd.DataFrame) -> dict:
-    from monitoring.reports.figures import bar_figure
+def _shares(values: pd.Series, edges: np.ndarray) -> list[float]:
+    counts = np.histogram(values.to_numpy(dtype=float), edges)[0]
+    return (counts / max(counts.sum(), 1)).tolist()
 
-    names = [r["feature"] for r in report["features"]]
-    figures = {"psi": bar_figure(names, [r["psi"] for r in report["features"]], title="PSI per feature (≥ 0.1 warn, ≥ 0.2 fail)", x_title="PSI")}
-    for r in report["features"][:20]:
+
+def drift_figures(report: dict, reference: pd.DataFrame, current: pd.DataFrame) -> dict:
+    """PSI per feature coloured by each feature's verdict, then reference vs current per feature,
+    titled with the check that decided its verdict. Histograms are binned here (shares per bin on
+    common edges), so a figure carries a few dozen numbers instead of every row."""
+    from monitoring.reports.figures import bar_figure, vertical_line
+
+    rows = report["features"]
+    params = report["parameters"]
+    lines = [vertical_line(float(params["psi_warn"]), f"warn {params['psi_warn']:g}", colour=COLOURS["warn"]),
+             vertical_line(float(params["psi_fail"]), f"fail {params['psi_fail']:g}", colour=COLOURS["fail"])]
+    figures = {"psi": bar_figure(
+        [f"{r['feature']} — {VERDICT_WORDS[r['verdict']]}" for r in rows], [r["psi"] for r in rows],
+        colours=[COLOURS[r["verdict"]] for r in rows], x_title="PSI",
+        title="PSI per feature, coloured by each feature's verdict<br><sup>a feature also fails when its test detects drift (see the table)</sup>",
+        shapes=[shape for shape, _ in lines], annotations=[note for _, note in lines],
+    )}
+    for r in rows[:20]:
         f = r["feature"]
+        title = f"{f}: reference vs current<br><sup>{r['decided_by']['text']}</sup>"
         if r["type"] == "numeric":
-            figures[f"hist-{f}"] = {
-                "data": [
-                    {"type": "histogram", "x": reference[f].dropna().sample(n=min(5000, reference[f].notna().sum()), random_state=0).tolist(), "name": "reference", "opacity": 0.6, "histnorm": "probability"},
-                    {"type": "histogram", "x": current[f].dropna().sample(n=min(5000, current[f].notna().sum()), random_state=0).tolist(), "name": "current", "opacity": 0.6, "histnorm": "probability"},
-                ],
-                "layout": {"title": {"text": f"{f}: reference vs current ({r['test']} {r.get('statistic')})"}, "barmode": "overlay"},
-            }
+            ref, cur = reference[f].dropna(), current[f].dropna()
+            edges = np.histogram_bin_edges(np.concatenate([ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)]), bins="auto")
+            if len(edges) > 41:  # at most 40 bins: enough to see a shift, few enough to read
+                edges = np.linspace(edges[0], edges[-1], 41)
+            centres, widths = ((edges[:-1] + edges[1:]) / 2).tolist(), np.diff(edges).tolist()
+            data = [{"type": "bar", "x": centres, "y": _shares(side, edges), "width": widths, "name": name, "opacity": 0.6}
+                    for name, side in (("reference", ref), ("current", cur))]
+            layout = {"barmode": "overlay", "bargap": 0, "xaxis": {"title": {"text": f}}, "yaxis": {"title": {"text": "share of rows"}}}
         else:
             categories, _, _, rs, cs = category_shares(reference[f].dropna(), current[f].dropna())
-            figures[f"hist-{f}"] = {
-                "data": [{"type": "bar", "x": categories, "y": rs.tolist(), "name": "reference"}, {"type": "bar", "x": categories, "y": cs.tolist(), "name": "current"}],
-                "layout": {"title": {"text": f"{f}: category shares"}, "barmode": "group"},
-            }
+            data = [{"type": "bar", "x": categories, "y": rs.tolist(), "name": "reference"}, {"type": "bar", "x": categories, "y": cs.tolist(), "name": "current"}]
+            layout = {"barmode": "group", "xaxis": {"title": {"text": f}}, "yaxis": {"title": {"text": "share of rows"}}}
+        figures[f"hist-{f}"] = {"data": data, "layout": {"title": {"text": title}, **layout}}
     return figures

@@ -213,22 +213,38 @@ def fairness_report(sensitive: pd.DataFrame, *, y_true, y_pred, task: str, param
 
 
 def fairness_figures(report: dict) -> dict:
-    from monitoring.reports.figures import bar_figure
+    """A bar per group: selection rate with its Wilson interval, coloured by the group's
+    four-fifths verdict, the four-fifths line drawn across, the favourable outcome named."""
+    from monitoring import presentation as words
+    from monitoring.reports.figures import bar_figure, vertical_line
 
+    favourable = (report.get("favourable_outcome") or {}).get("text", "selected = predicted favourable outcome")
+    level = int(report["parameters"]["confidence_level"] * 100)
     figures = {}
     for i, grouping in enumerate(report["groupings"]):
         groups = grouping["groups"]
+        by = words.grouping_name(grouping)
         if "selection_rate" not in groups[0]["metrics"]:
             values = [g["metrics"]["mean_absolute_error"] for g in groups]
-            figures[f"mae-{i}"] = bar_figure([g["group"] for g in groups], values, title=f"MAE by {' × '.join(grouping['sensitive_features'])}", x_title="MAE")
+            figures[f"mae-{i}"] = bar_figure([g["group"] for g in groups], values, title=f"Mean absolute error by {by}", x_title="mean absolute error")
             continue
         rates = [g["metrics"]["selection_rate"] for g in groups]
         lows = [r - g["metrics"]["intervals"]["selection_rate"][0] for r, g in zip(rates, groups, strict=True)]
         highs = [g["metrics"]["intervals"]["selection_rate"][1] - r for r, g in zip(rates, groups, strict=True)]
+        statuses = [words.group_status(grouping, g) for g in groups]
+        labels = [f"{g['group']} (n={g['metrics']['count']}){'' if st == words.PASS else ' — ' + words.VERDICT_WORDS[st]}"
+                  for g, st in zip(groups, statuses, strict=True)]
+        extra = {}
+        line = words.four_fifths_line(grouping)
+        if line is not None:
+            shape, note = vertical_line(line, f"four-fifths line {line:.3f}")
+            extra = {"shapes": [shape], "annotations": [note]}
+        verdict = words.VERDICT_WORDS.get(grouping["four_fifths"]["verdict"], grouping["four_fifths"]["verdict"])
         figures[f"selection-{i}"] = bar_figure(
-            [f"{g['group']} (n={g['metrics']['count']})" for g in groups], rates,
-            title=f"Selection rate by {' × '.join(grouping['sensitive_features'])} (Wilson {int(report['parameters']['confidence_level'] * 100)}% CI)",
-            x_title="selection rate", error={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows},
+            labels, rates, colours=[words.COLOURS[st] for st in statuses],
+            title=f"Selection rate by {by}: four-fifths rule {verdict}<br><sup>{favourable}; bars: Wilson {level}% interval; red fails, orange needs review</sup>",
+            x_title=f"selection rate ({favourable})", error={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows},
+            **extra,
         )
     return figures
 

@@ -13,11 +13,21 @@ def _layout(title: str, x_title: str = "", y_title: str = "", **extra) -> dict:
     return {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": {"title": {"text": y_title}}, "margin": {"l": 140}, **extra}
 
 
-def bar_figure(labels, values, *, title: str, x_title: str = "", error=None, horizontal: bool = True) -> dict:
+def bar_figure(labels, values, *, title: str, x_title: str = "", error=None, horizontal: bool = True, colours=None, **layout) -> dict:
+    """One bar per label; ``colours`` one per bar (e.g. by verdict); ``layout`` extras such as threshold ``shapes``."""
     trace = {"type": "bar", "x": list(values), "y": list(labels), "orientation": "h"} if horizontal else {"type": "bar", "x": list(labels), "y": list(values)}
     if error is not None:
         trace["error_x" if horizontal else "error_y"] = error
-    return {"data": [trace], "layout": _layout(title, x_title)}
+    if colours is not None:
+        trace["marker"] = {"color": list(colours)}
+    return {"data": [trace], "layout": _layout(title, x_title, **layout)}
+
+
+def vertical_line(x: float, label: str, *, colour: str = "#424242") -> tuple[dict, dict]:
+    """A dashed threshold line across the plot at ``x`` and its label at the top: (shape, annotation)."""
+    shape = {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": {"dash": "dash", "color": colour, "width": 2}}
+    note = {"xref": "x", "yref": "paper", "x": x, "y": 1, "yanchor": "bottom", "text": label, "showarrow": False, "font": {"color": colour, "size": 11}}
+    return shape, note
 
 
 def scatter_figure(x, y, *, title: str, x_title: str, y_title: str) -> dict:

@@ -27,14 +27,24 @@ class ReportInputError(Exception):
 
 @dataclass
 class LoadedModel:
-    """One calling convention over the supported libraries."""
+    """One calling convention over the supported libraries.
+
+    Two classes matter and may differ. The *positive* class is the one whose probability
+    the model outputs and every explanation (SHAP, waterfalls, partial dependence, what-if)
+    explains: a binary classifier's second class (scikit-learn's ``predict_proba(X)[:, 1]``,
+    what LightGBM and XGBoost binary boosters return), e.g. P(default = 1) published as
+    ``default_probability``. The *favourable* class is the dataset's ``positive_label``, the
+    outcome fairness counts as selected, e.g. default = 0 (repays).
+    """
 
     raw: object
     flavour: str  # "sklearn", "lightgbm", "xgboost"
     task: str  # "classification" or "regression"
     feature_names: list[str]
-    positive_index: int = 1
+    positive_index: int = 1  # column of predict_proba that predict_score returns and explanations explain
     notes: dict = field(default_factory=dict)
+    positive_class: object = 1  # the label value of that column (boosters: 1)
+    favourable_is_positive: bool = True  # False: the favourable label is the other class of a binary model
 
     def predict_score(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class (classifiers) or the predicted value (regressors)."""
@@ -49,9 +59,14 @@ class LoadedModel:
             return np.asarray(self.raw.predict_proba(X)[:, self.positive_index], dtype=float)
         return np.asarray(self.raw.predict(X), dtype=float)
 
+    def predict_favourable(self, X: pd.DataFrame) -> np.ndarray:
+        """Probability of the favourable label (fairness), whichever class the model outputs."""
+        score = self.predict_score(X)
+        return score if self.favourable_is_positive else 1.0 - score
+
     def predict_label(self, X: pd.DataFrame, threshold: float = 0.5) -> np.ndarray:
-        """1 for the favourable (positive) outcome, 0 otherwise."""
-        return (self.predict_score(X) >= threshold).astype(np.int8)
+        """1 where the favourable label is predicted (its probability ≥ threshold), 0 otherwise."""
+        return (self.predict_favourable(X) >= threshold).astype(np.int8)
 
     @property
     def is_sklearn_estimator(self) -> bool:
@@ -86,17 +101,21 @@ def load_model(data: bytes, *, path: str, framework: str, task: str, allow_pickl
             return _wrap(raw, task=task, positive_label=positive_label, notes={"format": "pickle"})
         if lower.endswith(".skops"):
             return _load_skops(data, path=path, task=task, positive_label=positive_label)
+        # A binary booster outputs P(label = 1): a favourable label of 0 is its other class.
+        booster_favourable = str(positive_label).lower() not in ("0", "0.0", "false")
         if framework == "lightgbm" or lower.endswith((".lgb", ".lgbm")):
             import lightgbm
 
             booster = lightgbm.Booster(model_str=data.decode("utf-8"))
-            return LoadedModel(booster, "lightgbm", task, list(booster.feature_name()), notes={"format": "lightgbm-text"})
+            return LoadedModel(booster, "lightgbm", task, list(booster.feature_name()), notes={"format": "lightgbm-text"},
+                               favourable_is_positive=booster_favourable)
         if framework == "xgboost" or lower.endswith(".ubj"):
             import xgboost
 
             booster = xgboost.Booster()
             booster.load_model(bytearray(data))
-            return LoadedModel(booster, "xgboost", task, list(booster.feature_names or []), notes={"format": "xgboost"})
+            return LoadedModel(booster, "xgboost", task, list(booster.feature_names or []), notes={"format": "xgboost"},
+                               favourable_is_positive=booster_favourable)
     except ReportInputError:
         raise
     except Exception as exc:  # a corrupt or truncated file: say which one, not a library traceback
@@ -127,12 +146,19 @@ def _wrap(raw, *, task: str, positive_label, notes: dict) -> LoadedModel:
     names = getattr(raw, "feature_names_in_", None)
     if names is None and flavour == "lightgbm":
         names = raw.feature_name()
-    positive_index = 1
+    positive_index, positive_class, favourable_is_positive = 1, 1, True
     classes = getattr(raw, "classes_", None)
     if task == "classification" and classes is not None:
-        matches = [i for i, c in enumerate(list(classes)) if str(c) == str(positive_label)]
-        positive_index = matches[0] if matches else len(classes) - 1
-    return LoadedModel(raw, flavour, task, list(names) if names is not None else [], positive_index, notes)
+        classes = list(classes)
+        matches = [i for i, c in enumerate(classes) if str(c) == str(positive_label)]
+        favourable = matches[0] if matches else len(classes) - 1
+        # Binary: explain the second class, as predict_proba[:, 1] and a served *_probability do. With more
+        # classes no single probability is "the" output: explain the favourable one.
+        positive_index = 1 if len(classes) == 2 else favourable
+        positive_class = classes[positive_index].item() if hasattr(classes[positive_index], "item") else classes[positive_index]
+        favourable_is_positive = favourable == positive_index
+    return LoadedModel(raw, flavour, task, list(names) if names is not None else [], positive_index, notes,
+                       positive_class=positive_class, favourable_is_positive=favourable_is_positive)
 
 
 def read_table(handle, data_format: str, *, name: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from modelgate.core.permissions import restrict
+from monitoring import presentation
 from monitoring.choices import ReportStatus
 from monitoring.models import EvaluationDataset, ModelCard, Report
 
@@ -34,6 +35,13 @@ def effective_status(report: Report) -> tuple[str, str]:
     if not report.is_finished and report.job is not None and report.job.status == "running":
         return ReportStatus.RUNNING, ""
     return report.status, report.error
+
+
+def report_figures(*, report: Report, figures: dict | None = None, results: dict | None = None) -> list[dict]:
+    """A report's charts, most telling first, each with a heading in words and an anchor on the report page.
+    ``figures``/``results`` stand in for the report's own when a list query deferred them."""
+    return presentation.ordered_figures(report.kind, report.figures if figures is None else figures,
+                                        report.results if results is None else results)
 
 
 def latest_succeeded_report(*, version, kind: str) -> Report | None:

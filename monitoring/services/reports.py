@@ -77,7 +77,7 @@ def evaluationdataset_attach(
     *, user, version: ModelVersion, name: str, feature_columns: list[str], label_column: str,
     chunks: Iterable[bytes] | None = None, artifact: Artifact | None = None, data_format: str = DataFormat.CSV,
     reference_chunks: Iterable[bytes] | None = None, reference_artifact: Artifact | None = None,
-    prediction_column: str = "", sensitive_columns: list[str] | None = None, positive_label=1,
+    prediction_column: str = "", sensitive_columns: list[str] | None = None, positive_label=1, positive_label_meaning: str = "",
     task: str = TaskType.CLASSIFICATION, expected_sha256: str | None = None,
 ) -> EvaluationDataset:
     """Attach a CSV/Parquet dataset (uploaded now, or an existing artifact of the version) with column roles.
@@ -139,7 +139,7 @@ def evaluationdataset_attach(
         dataset = EvaluationDataset(
             version=version, name=name, artifact=artifact, reference_artifact=reference_artifact, data_format=data_format,
             task=task, feature_columns=features, label_column=label_column, prediction_column=prediction_column or "",
-            sensitive_columns=sensitive, positive_label=positive_label, created_by=user,
+            sensitive_columns=sensitive, positive_label=positive_label, positive_label_meaning=positive_label_meaning or "", created_by=user,
         )
         _full_clean(dataset)
         try:

@@ -12,7 +12,7 @@ _QUALITY = ("accuracy", "f1", "auc", "rmse")
 
 def _layout(title: str, y_title: str, **extra) -> dict:
     return {"title": {"text": title}, "xaxis": {"type": "date"}, "yaxis": {"title": {"text": y_title}},
-            "legend": {"orientation": "h"}, "height": 320, **extra}
+            "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}, "height": 340, **extra}
 
 
 def _sla_line(points: list[dict], value: float, label: str) -> dict:

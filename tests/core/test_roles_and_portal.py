@@ -34,5 +34,5 @@ def test_a_user_logs_in_and_sees_their_roles(ds_owner):
 def test_static_assets_are_served_locally(db):
     from django.contrib.staticfiles import finders
 
-    for path in ("vendor/htmx/htmx.min.js", "vendor/pico/pico.min.css", "vendor/plotly/plotly.min.js", "js/modelgate.js"):
+    for path in ("vendor/htmx/htmx.min.js", "vendor/pico/pico.min.css", "vendor/plotly/plotly-finance.min.js", "js/modelgate.js"):
         assert finders.find(path), path

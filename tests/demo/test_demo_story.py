@@ -8,6 +8,7 @@ datasets ``MODELGATE_DEMO_SMALL=1`` selects); the real demo uses the full ones.
 import importlib
 import io
 
+import numpy as np
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -101,6 +102,15 @@ def _check_story(output: str) -> None:
     for version in (v1, v2):
         assert set(version.reports.filter(status="succeeded").values_list("kind", flat=True)) == {"explainability", "fairness", "drift"}
     assert not Report.objects.exclude(status="succeeded").exists()
+    # One model, one explained output (tests/monitoring/test_explanation_sign.py has the full check): the
+    # credit models' explanations explain default_probability, and richer applicants are less likely to default.
+    for version in (v1, v2):
+        explained = version.reports.get(kind="explainability")
+        assert explained.results["explained_output"]["text"] == "default_probability = P(default = 1)"
+        income = next(c for c in explained.results["partial_dependence"] if c["feature"] == "income")["average"]
+        dependence = explained.figures["dependence-income"]["data"][0]
+        assert income[-1] < income[0] and np.corrcoef(dependence["x"], dependence["y"])[0, 1] < 0
+    assert v1.reports.get(kind="fairness").results["favourable_outcome"]["text"] == "selected = predicted default = 0, i.e. repays"
     assert not Job.objects.exclude(status="succeeded").exists(), list(Job.objects.exclude(status="succeeded").values("kind", "status", "error"))
 
     # Production telemetry ends in a latency regression that opened the p95 alert.

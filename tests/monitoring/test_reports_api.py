@@ -60,6 +60,19 @@ def test_it_attaches_an_uploaded_dataset_as_a_hashed_artifact(version, ds_owner)
     assert AuditEvent.objects.filter(action="monitoring.dataset.attach", object_id=str(body["id"])).exists()
 
 
+def test_it_keeps_what_the_favourable_label_means_and_refuses_a_novel(version, ds_owner):
+    client = api_for(ds_owner)
+    long = client.post(URL + "evaluation-datasets/", _attach_payload(positive_label="0", positive_label_meaning="r" * 201), format="multipart")
+    assert long.status_code == 400 and "positive_label_meaning" in long.json()["error"]["fields"]
+    assert not EvaluationDataset.objects.exists()
+
+    response = client.post(URL + "evaluation-datasets/", _attach_payload(positive_label="0", positive_label_meaning="repays"), format="multipart")
+    assert response.status_code == 201, response.json()
+    assert response.json()["positive_label_meaning"] == "repays"
+    event = AuditEvent.objects.get(action="monitoring.dataset.attach")
+    assert "repays" in json.dumps(event.changes)
+
+
 def test_it_refuses_features_outside_the_input_schema_and_writes_nothing(version, ds_owner):
     payload = _attach_payload(feature_columns=json.dumps([*FEATURES, "shoe_size"]))
     response = api_for(ds_owner).post(URL + "evaluation-datasets/", payload, format="multipart")
@@ -176,7 +189,8 @@ def test_it_computes_fairness_drift_and_explainability_inline_and_renders_them(t
     html = page.content.decode()
     assert page.status_code == 200
     assert 'data-plotly-figure="fig-0"' in html and 'id="fig-0" type="application/json"' in html
-    assert "vendor/plotly/plotly.min.js" in html and "<script>" not in html
+    assert 'data-testid="explained-output"' in html and explainability["results"]["explained_output"]["meaning"] == "P(approved = 1)"
+    assert "vendor/plotly/plotly-finance.min.js" in html and "<script>" not in html
 
 
 def test_it_shows_another_teams_report_page_as_404(version, dataset, ds_owner, outsider, client):

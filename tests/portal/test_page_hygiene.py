@@ -69,3 +69,12 @@ def test_it_answers_a_signed_in_user_404_for_an_unknown_address(ds_owner):
     response = client.get("/registry/no-such-page/")
     assert response.status_code == 404 and 'aria-current="page"' not in response.content.decode()
     assert 'aria-current="page">Models' in client.get("/registry/models/").content.decode()
+
+
+def test_it_serves_swagger_uis_start_up_script_from_its_own_address(client, db):
+    """Swagger UI's start-up script is a separate same-origin file (the CSP forbids inline scripts)."""
+    html = client.get("/api/docs/").content.decode()
+    assert '<script src="/api/docs/?script="' in html and "<script>" not in html
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in script.content.decode() and "/api/schema/" in script.content.decode()

@@ -1,5 +1,10 @@
 """Reports on the version page: request one, poll its progress, see its charts."""
 
+import html as html_lib
+import re
+
+import pytest
+
 from monitoring.models import Report
 from tests.portal.conftest import attach_fairness_dataset, client_for, make_model
 
@@ -25,7 +30,7 @@ def test_it_requests_a_fairness_report_and_polls_until_it_shows_charts(
     assert 'data-status="succeeded"' in polled and "100%" in polled and "hx-trigger" not in polled
     assert "data-plotly-figure" in polled and 'type="application/json"' in polled
     page = client.get(f"/registry/models/{model.name}/versions/1/").content.decode()
-    assert f"/monitoring/reports/{report.pk}/" in page and "vendor/plotly/plotly.min.js" in page
+    assert f"/monitoring/reports/{report.pk}/" in page and "vendor/plotly/plotly-finance.min.js" in page
 
 
 def test_it_keeps_polling_while_the_report_is_queued(ds_owner, team_credit, django_capture_on_commit_callbacks):
@@ -74,6 +79,8 @@ def test_it_runs_a_what_if_on_one_row_and_shows_both_predictions(ds_owner, team_
     job = Job.objects.get(kind="monitoring.what_if")
     polled = client.get(f"{url}{job.pk}/", **HTMX).content.decode()
     assert 'data-status="succeeded"' in polled and 'id="whatif-table"' in polled and "<strong>income</strong>" in polled
+    # The prediction and SHAP values are named as the output the version publishes (OUTPUT_SCHEMA), of the positive class.
+    assert '<span data-testid="whatif-output">default_probability = P(approved = 1)</span>' in polled
     assert "hx-trigger" not in polled
     # another user cannot read the job, even a teammate
     from tests.factories import UserFactory
@@ -87,3 +94,85 @@ def test_it_refuses_a_what_if_without_changes_with_the_reason(ds_owner, team_cre
     dataset = attach_fairness_dataset(ds_owner, mv)
     response = client_for(ds_owner).post(f"/registry/models/{model.name}/versions/1/what-if/", {"dataset": dataset.pk, "row_index": "0"}, **HTMX)
     assert response.status_code == 400 and "changes" in response.content.decode()
+
+
+def credit_csv() -> bytes:
+    """Predicted defaults by gender: men repay (default = 0) 70 %, women 40 %, a 30-row group 10 %."""
+    lines = ["income,age_band,existing_loans,gender,default,pred_default"]
+    for gender, n, repay in (("male", 500, 350), ("female", 500, 200), ("other", 30, 3)):
+        for i in range(n):
+            lines.append(f"{1000 + i * 7},{['18-25', '26-40', '41+'][i % 3]},{i % 4},{gender},{i % 2},{0 if i < repay else 1}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _credit_reports(user, mv, kinds):
+    from monitoring.services import reports as report_services
+
+    dataset = report_services.evaluationdataset_attach(
+        user=user, version=mv, name="holdout", feature_columns=["income", "age_band", "existing_loans"], label_column="default",
+        prediction_column="pred_default", sensitive_columns=["gender"], positive_label=0, positive_label_meaning="repays",
+        chunks=[credit_csv()], reference_chunks=[credit_csv()[:8000]],
+    )
+    return {kind: report_services.report_request(user=user, version=mv, dataset=dataset, kind=kind)[0] for kind in kinds}
+
+
+def test_it_explains_a_fairness_report_in_words(ds_owner, team_credit, run_jobs_inline, django_capture_on_commit_callbacks):
+    model, (mv,) = make_model(ds_owner, team_credit)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = _credit_reports(ds_owner, mv, ["fairness"])["fairness"]
+    report.refresh_from_db()
+    assert report.status == "succeeded" and report.verdict == "fail"
+    html = client_for(ds_owner).get(f"/monitoring/reports/{report.pk}/").content.decode()
+
+    # The favourable outcome is named above the tables, in every table's caption and beside every chart.
+    favourable = "selected = predicted default = 0, i.e. repays"
+    assert f"Favourable outcome: <strong>{favourable}</strong>" in html
+    assert f"<caption>gender: {favourable}</caption>" in html
+    assert report.results["favourable_outcome"]["text"] == favourable
+    # Failing and needs-review groups are marked, with the reason in words, under the four-fifths line.
+    rows = dict((name, status) for status, name in re.findall(r'<tr class="row-(\w+)" data-status="\w+"><th scope="row">([^<]+)</th>', html))
+    assert rows == {"gender=female": "fail", "gender=male": "pass", "gender=other": "needs_review"}
+    assert "fails: ratio 0.571 &lt; 0.8" in html and "Four-fifths line: 0.8 × 0.700 = <strong>0.560</strong>" in html
+    # Chart headings in words, not figure ids; the chart itself carries the line and the colours.
+    assert '<h3 id="chart-selection-0-title">Selection rate by gender: four-fifths rule fails</h3>' in html
+    assert ">selection-0<" not in html
+    figure = report.figures["selection-0"]
+    assert figure["layout"]["shapes"][0]["x0"] == pytest.approx(0.56) and favourable in figure["layout"]["title"]["text"]
+
+
+def test_it_says_which_check_decided_each_drift_verdict(ds_owner, team_credit, run_jobs_inline, django_capture_on_commit_callbacks):
+    model, (mv,) = make_model(ds_owner, team_credit)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = _credit_reports(ds_owner, mv, ["drift"])["drift"]
+    report.refresh_from_db()
+    html = client_for(ds_owner).get(f"/monitoring/reports/{report.pk}/").content.decode()
+    decided = re.findall(r'<td data-check="(\w+)">([^<]+)</td>', html)
+    assert len(decided) == 3, decided  # income, age_band, existing_loans
+    for row, (check, text) in zip(report.results["features"], decided, strict=True):
+        text = html_lib.unescape(text)
+        assert check == row["decided_by"]["check"] and text == row["decided_by"]["text"]
+        # The verdict, the check that decided it and that check's threshold, in one sentence.
+        verdict = {"fail": "fails", "warn": "warns", "pass": "passes"}[row["verdict"]]
+        threshold = row["threshold"] if check == row["test"] else report.results["parameters"]["psi_fail" if row["verdict"] == "fail" else "psi_warn"]
+        assert text.startswith(f"{verdict}: ") and f"{threshold:g}" in text.split("(")[0], text
+        assert row["decided_by"]["text"] in report.figures[f"hist-{row['feature']}"]["layout"]["title"]["text"]
+
+
+def test_it_reaches_every_chart_of_a_report_from_the_version_tab(ds_owner, team_credit, run_jobs_inline, django_capture_on_commit_callbacks):
+    model, (mv,) = make_model(ds_owner, team_credit)
+    with django_capture_on_commit_callbacks(execute=True):
+        reports = _credit_reports(ds_owner, mv, ["fairness", "drift"])
+    client = client_for(ds_owner)
+    page = client.get(f"/registry/models/{model.name}/versions/1/").content.decode()
+    for kind, report in reports.items():
+        report.refresh_from_db()
+        panel = page.split(f'id="panel-{kind}"')[1].split('role="tabpanel"')[0]
+        drawn = re.findall(r'data-plotly-figure="(fig-[\w-]+)"', panel)
+        linked = re.findall(rf'href="/monitoring/reports/{report.pk}/#(chart-[\w-]+)"', panel)
+        assert len(drawn) == min(2, len(report.figures)) and len(drawn) + len(linked) == len(report.figures), (kind, drawn, linked)
+        report_page = client.get(f"/monitoring/reports/{report.pk}/").content.decode()
+        for anchor in linked:
+            assert f'<section class="figure" id="{anchor}"' in report_page
+    # The drift tab draws the PSI overview first.
+    drift_panel = page.split('id="panel-drift"')[1]
+    assert drift_panel.index("PSI per feature, coloured by each feature") < drift_panel.index("More charts in")

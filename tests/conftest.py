@@ -9,6 +9,7 @@ Personas (fixed, as in Healthchecks' BaseTestCase):
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from modelgate.core.services import token_create
 from tests.factories import TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+PLOTLY_BUNDLE = ROOT / "static" / "vendor" / "plotly" / "plotly-finance.min.js"
 # Queries an API request spends on authentication before its own: the token row, which on
 # PostgreSQL also carries the user's roles and permissions (elsewhere one more query).
 AUTH_QUERIES = 1 if connection.vendor == "postgresql" else 2
@@ -96,19 +98,27 @@ def api_for(user):
     return client
 
 
+def live_server_app(app):
+    """The WSGI app the live server runs around Django's handler: the production routing
+    (``modelgate.core.handlers.TokenOnlyPathDispatch``) and nothing else. Static files are
+    served by WhiteNoise in the middleware, as under gunicorn: by the hashed names of a
+    ``collectstatic`` manifest and by plain names from the finders alike (Django's
+    StaticFilesHandler, which the live server would put in front, knows only the finders'
+    plain names and answered 404 to hashed ones)."""
+    from modelgate.core.handlers import TokenOnlyPathDispatch
+
+    return TokenOnlyPathDispatch(app)
+
+
 @pytest.fixture(scope="session")
 def live_server(request):
-    """pytest-django's live server, serving through the production WSGI routing
-    (``modelgate.core.handlers.TokenOnlyPathDispatch``) so browser and MLflow-client
-    tests exercise the middleware chains the deployed app runs."""
+    """pytest-django's live server, serving ``live_server_app`` so browser and MLflow-client
+    tests exercise the middleware chains and static file serving the deployed app runs."""
     from pytest_django.live_server_helper import LiveServer
-
-    from modelgate.core.handlers import TokenOnlyPathDispatch
 
     addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
     server = LiveServer(addr, start=False)
-    serve_static = server.thread.static_handler
-    server.thread.static_handler = lambda app: serve_static(TokenOnlyPathDispatch(app))
+    server.thread.static_handler = live_server_app
     server.start()
     yield server
     server.stop()
@@ -147,6 +157,17 @@ def lose_the_database(transactional_db):
     yield lose
     if not connection.introspection.table_names():
         call_command("migrate", verbosity=0)
+
+
+def assert_page_loads_plotly(client, html: str) -> None:
+    """The page names the URL modelgate.js fetches plotly.js from, and that URL serves the
+    vendored bundle — whatever name the static storage gave it (plain, or hashed after
+    ``collectstatic``)."""
+    found = re.search(r'<meta name="plotly-src" content="([^"]+)"', html)
+    assert found, "the page names no plotly.js URL"
+    response = client.get(found.group(1))
+    assert response.status_code == 200, found.group(1)
+    assert b"".join(response.streaming_content) == PLOTLY_BUNDLE.read_bytes()
 
 
 # Each pytest process (xdist worker) publishes to, and starts workers on, a queue of its own:

@@ -137,13 +137,6 @@ DATABASES = {"default": _db}
 # Folder of the PostgreSQL client tools backup and restore run (pg_dump, pg_restore), e.g.
 # /usr/lib/postgresql/16/bin; empty: found on PATH. Their major version must be at least the server's.
 PG_BIN_DIR = env_str("PG_BIN_DIR", "")
-# Hot reads (core.prepared) PREPARE their statements once per PostgreSQL connection.
-# Turn off behind a pooler in transaction mode (PgBouncer), where a session's
-# prepared statements are not there on the next transaction.
-DB_SERVER_SIDE_PREPARE = env_bool("DB_SERVER_SIDE_PREPARE", True)
-if DB_SERVER_SIDE_PREPARE and _db["ENGINE"] == "django.db.backends.postgresql":
-    _options = _db["OPTIONS"].get("options", "")
-    _db["OPTIONS"]["options"] = f"{_options} -c plan_cache_mode=force_generic_plan".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker, cache, Celery --------------------------------------------------

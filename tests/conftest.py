@@ -24,9 +24,10 @@ from modelgate.core.services import token_create
 from tests.factories import TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
-# Queries an API request spends on authentication before its own: the token row, which on
-# PostgreSQL also carries the user's roles and permissions (elsewhere one more query).
-AUTH_QUERIES = 1 if connection.vendor == "postgresql" else 2
+# Queries an API request spends on authentication and authorisation before its own: the
+# token row with its user, the user's and their groups' permissions (Django's ModelBackend)
+# and their role names (``roles.user_roles``).
+AUTH_QUERIES = 4
 
 
 @pytest.fixture

@@ -79,20 +79,6 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Paths only ever called with a bearer token or HTTP Basic credentials (the MLflow
-# REST API) skip the browser middleware: sessions, CSRF, session users, messages,
-# htmx, static files. They keep the security headers, host checks, request id and
-# audit context. See modelgate/core/handlers.py. No AxesMiddleware: a locked MLflow
-# client is answered there in MLflow's own format (429 REQUEST_LIMIT_EXCEEDED).
-TOKEN_ONLY_PATH_PREFIXES = ("/api/2.0/mlflow/",)
-TOKEN_ONLY_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "modelgate.core.middleware.RequestContextMiddleware",
-    "modelgate.core.middleware.ContentSecurityPolicyMiddleware",
-]
-
 ROOT_URLCONF = "modelgate.urls"
 WSGI_APPLICATION = "modelgate.wsgi.application"
 

@@ -97,24 +97,6 @@ def api_for(user):
     return client
 
 
-@pytest.fixture(scope="session")
-def live_server(request):
-    """pytest-django's live server, serving through the production WSGI routing
-    (``modelgate.core.handlers.TokenOnlyPathDispatch``) so browser and MLflow-client
-    tests exercise the middleware chains the deployed app runs."""
-    from pytest_django.live_server_helper import LiveServer
-
-    from modelgate.core.handlers import TokenOnlyPathDispatch
-
-    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
-    server = LiveServer(addr, start=False)
-    serve_static = server.thread.static_handler
-    server.thread.static_handler = lambda app: serve_static(TokenOnlyPathDispatch(app))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def run_jobs_inline(settings):
     """Run dispatched jobs in-process even when a broker is configured (for tests
@@ -134,7 +116,7 @@ def lose_the_database(transactional_db):
     from django.core.management import call_command
 
     def lose():
-        connection.close()  # a fresh session: nothing prepared against the old tables
+        connection.close()  # a fresh session
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")

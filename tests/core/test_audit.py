@@ -64,7 +64,7 @@ def test_verify_audit_reports_a_deleted_event(db):
     assert not result.ok and result.first_broken_id == third.id
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # the append-only trigger
 def test_postgres_trigger_refuses_update_and_delete(db):
     from django.db.utils import InternalError
 
@@ -102,7 +102,7 @@ def test_an_over_long_value_is_refused_not_cut_to_fit(db):
     assert not AuditEvent.objects.filter(object_type="test.thing").exists()
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # the pg_indexes catalog
 def test_the_audit_table_carries_only_the_indexes_its_readers_use(db):
     # Every write appends an event, so each index here is paid on every write.
     with connection.cursor() as cursor:

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from governance import aliases
@@ -48,7 +49,6 @@ from governance.models import (
 )
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
-from modelgate.core.prepared import int_placeholder, prepared
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 
@@ -816,18 +816,10 @@ def _deployment_payload(deployment: Deployment, splits: list[dict]) -> dict:
     }
 
 
-def _hooks_for_team(team_id):
-    from django.db.models import Q
-
-    return Webhook.objects.filter(Q(team__isnull=True) | Q(team_id=team_id), is_active=True).values_list("pk", "events")
-
-
 def _subscribed_hooks(model: RegisteredModel | None) -> list[tuple[int, list]]:
-    """(id, events) of the active webhooks a model's events go to (every version registration asks: prepared)."""
-    if model is None:
-        return list(Webhook.objects.filter(is_active=True, team__isnull=True).values_list("pk", "events"))
-    query = prepared(("governance", "hooks_for_team"), _hooks_for_team, team_id=int_placeholder())
-    return query.run(team_id=model.team_id)
+    """(id, events) of the active webhooks a model's events go to: global ones and its team's."""
+    owners = Q(team__isnull=True) if model is None else Q(team__isnull=True) | Q(team_id=model.team_id)
+    return list(Webhook.objects.filter(owners, is_active=True).values_list("pk", "events"))
 
 
 def _emit(event: str, model: RegisteredModel | None, data: dict) -> list[WebhookDelivery]:

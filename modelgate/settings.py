@@ -79,20 +79,6 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Paths only ever called with a bearer token or HTTP Basic credentials (the MLflow
-# REST API) skip the browser middleware: sessions, CSRF, session users, messages,
-# htmx, static files. They keep the security headers, host checks, request id and
-# audit context. See modelgate/core/handlers.py. No AxesMiddleware: a locked MLflow
-# client is answered there in MLflow's own format (429 REQUEST_LIMIT_EXCEEDED).
-TOKEN_ONLY_PATH_PREFIXES = ("/api/2.0/mlflow/",)
-TOKEN_ONLY_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "modelgate.core.middleware.RequestContextMiddleware",
-    "modelgate.core.middleware.ContentSecurityPolicyMiddleware",
-]
-
 ROOT_URLCONF = "modelgate.urls"
 WSGI_APPLICATION = "modelgate.wsgi.application"
 
@@ -129,27 +115,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = 0
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-modelgate.sqlite3")
 if _db["ENGINE"] == "django.db.backends.postgresql":
-    _db["ENGINE"] = "modelgate.core.postgresql"  # Django's, with a health check that needs no round trip
-    # Keepalives: a peer gone silent is noticed by the kernel (and so by that check) within ~1 min.
+    # Keepalives: a peer gone silent is noticed by the kernel within ~1 min, not at the next query.
     _db.setdefault("OPTIONS", {}).update(keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+# A reused connection (CONN_MAX_AGE) is checked before each request's first query.
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 # Folder of the PostgreSQL client tools backup and restore run (pg_dump, pg_restore), e.g.
 # /usr/lib/postgresql/16/bin; empty: found on PATH. Their major version must be at least the server's.
 PG_BIN_DIR = env_str("PG_BIN_DIR", "")
-# Hot reads (core.prepared) PREPARE their statements once per PostgreSQL connection.
-# Turn off behind a pooler in transaction mode (PgBouncer), where a session's
-# prepared statements are not there on the next transaction.
-DB_SERVER_SIDE_PREPARE = env_bool("DB_SERVER_SIDE_PREPARE", True)
-if DB_SERVER_SIDE_PREPARE and _db["ENGINE"] == "modelgate.core.postgresql":
-    # Plan each PREPAREd statement once. By default PostgreSQL re-plans a prepared
-    # statement on every call while a plan for the given values looks cheaper than
-    # the generic one: it did so for a models search's three statements, ~0.8 ms of
-    # planning each, per call. Only prepared statements are affected (Django's own
-    # queries are planned per call anyway). Not sent when PREPARE is off: a pooler
-    # such as PgBouncer refuses unknown startup options.
-    _options = _db["OPTIONS"].get("options", "")
-    _db["OPTIONS"]["options"] = f"{_options} -c plan_cache_mode=force_generic_plan".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker, cache, Celery --------------------------------------------------

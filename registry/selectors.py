@@ -114,9 +114,8 @@ def training_runs(*, user, action: str = "view") -> QuerySet[TrainingRun]:
 
 _VP = VersionParent._meta.db_table
 
-# Both directions in one recursive query: ``dir`` is 'u' (ancestors) or 'd'
-# (descendants); ``depth`` bounds the walk, so even a cycle terminates. The
-# table name is our own model's constant, never input.
+# Both directions in one recursive query: the first column is 'u' (ancestors) or
+# 'd' (descendants). The table name is our own model's constant, never input.
 _WALK_SQL = f"""
 WITH RECURSIVE up(id, depth) AS (
     SELECT parent_id, 1 FROM {_VP} WHERE child_id = %s
@@ -133,6 +132,25 @@ SELECT 'd', id, MIN(depth) FROM down GROUP BY id
 """  # noqa: S608
 
 
+def lineage_walk(version_id: int, depth: int) -> dict[int, int]:
+    """Ids of the versions within ``depth`` derived-from hops of ``version_id``, each
+    with its level: negative upstream (ancestors), positive downstream, 0 for itself.
+
+    Guarantee: one query whatever the size of the graph (a recursive CTE, on
+    PostgreSQL and SQLite alike), ending even on a cyclic graph (the depth bounds
+    each branch); a version reachable both ways keeps its upstream level. Visibility
+    is not checked here: callers restrict the ids they show.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_WALK_SQL, [version_id, depth, version_id, depth])
+        walked = cursor.fetchall()
+    levels = {version_id: 0}
+    for direction, pk, level in sorted(walked, key=lambda row: row[0] != "u"):  # upstream first: setdefault keeps it
+        if pk != version_id:
+            levels.setdefault(pk, -level if direction == "u" else level)
+    return levels
+
+
 def lineage_graph(*, user, version: ModelVersion, depth: int = 3) -> dict:
     """Upstream and downstream of ``version`` to ``depth`` hops, in a fixed number of queries:
 
@@ -145,13 +163,7 @@ def lineage_graph(*, user, version: ModelVersion, depth: int = 3) -> dict:
     graph never leaks another team's model names.
     """
     depth = max(1, min(int(depth), MAX_LINEAGE_DEPTH))
-    with connection.cursor() as cursor:
-        cursor.execute(_WALK_SQL, [version.pk, depth, version.pk, depth])
-        walked = cursor.fetchall()
-    levels = {version.pk: 0}
-    for direction, pk, level in walked:
-        if pk != version.pk:
-            levels.setdefault(pk, -level if direction == "u" else level)
+    levels = lineage_walk(version.pk, depth)
     nodes = list(
         restrict(
             ModelVersion.objects.select_related("registered_model__team", "training_run").prefetch_related(

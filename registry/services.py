@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -21,16 +20,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
-from modelgate.core.permissions import NOTHING, has_action_perm, permission_id, restrict, restrict_as, restriction
-from modelgate.core.prepared import (
-    attnames,
-    insert_row,
-    instance,
-    int_placeholder,
-    prepared,
-    str_placeholder,
-    update_row,
-)
+from modelgate.core.permissions import has_action_perm, permission_id, restrict
 from registry import aliases, schemas, selectors, sources, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
@@ -75,16 +65,8 @@ def _require_action(user, model, action: str) -> None:
         raise PermissionDeniedError(f"Your role does not allow {action} on {model._meta.verbose_name_plural}.")
 
 
-def _membership(user_id, group_id):
-    return get_user_model().groups.through.objects.filter(user_id=user_id, group_id=group_id).values_list("pk")[:1]
-
-
 def _is_member(user, team: Team) -> bool:
-    known = getattr(user, "_modelgate_group_ids", None)  # brought by the API token's lookup
-    if known is not None:
-        return team.group_id in known
-    query = prepared(("registry", "membership"), _membership, user_id=int_placeholder(), group_id=int_placeholder())
-    return bool(query.run(user_id=user.pk, group_id=team.group_id))
+    return user.groups.filter(pk=team.group_id).exists()
 
 
 def _require_team_member(user, team: Team) -> None:
@@ -96,45 +78,23 @@ def _require_team_member(user, team: Team) -> None:
         )
 
 
-_MODEL_FIELDS = attnames(RegisteredModel)
-_TEAM_FIELDS = attnames(Team)
-
-
-def _locked_model(user, action: str, *, pk: int | None = None, name: str | None = None) -> RegisteredModel | None:
-    """The model (with its team) under a row lock, through the restricted queryset,
-    found by primary key or by name.
-
-    Every write to a model or its versions starts here, so the query is prepared
-    (core.prepared): compiled once per restriction decision, not per request.
-    """
-    decided = restriction(user, RegisteredModel, action)
-    if decided == NOTHING:
+def _locked_model(user, action: str, lookup: dict) -> RegisteredModel | None:
+    """The model (with its team) under a row lock, through the restricted queryset."""
+    queryset = restrict(RegisteredModel.objects.select_related("team"), user, action)
+    try:
+        return queryset.select_for_update(of=("self",)).get(**lookup)
+    except RegisteredModel.DoesNotExist:
         return None
-    field, value = ("pk", pk) if name is None else ("name", name)
-
-    def build(user_id, value):
-        return (
-            restrict_as(RegisteredModel.objects.all(), decided, user_id, action).filter(**{field: value})
-            .select_for_update(of=("self",)).values(*_MODEL_FIELDS, *(f"team__{name}" for name in _TEAM_FIELDS))
-        )
-
-    placeholder = int_placeholder() if field == "pk" else str_placeholder("name")
-    query = prepared(("registry", "locked_model", field, decided, action), build, user_id=int_placeholder(), value=placeholder)
-    rows = query.run(user_id=user.pk, value=value)
-    if not rows:
-        return None
-    model = instance(RegisteredModel, rows[0])
-    model.team = instance(Team, rows[0], prefix="team__")
-    return model
 
 
 def _lock_model_for_change(user, model: RegisteredModel | None, action: str = "change", *, name: str | None = None) -> RegisteredModel:
     """Re-read the model (or find it by ``name``) under a row lock through the
     restricted queryset: another team's model is 404."""
     if model is not None:
-        locked, name, lookup = _locked_model(user, action, pk=model.pk), model.name, {"pk": model.pk}
+        name, lookup = model.name, {"pk": model.pk}
     else:
-        locked, lookup = _locked_model(user, action, name=name), {"name": name}
+        lookup = {"name": name}
+    locked = _locked_model(user, action, lookup)
     if locked is None:
         if not has_action_perm(user, RegisteredModel, action):
             raise PermissionDeniedError(f"Your role does not allow {action} on registered models.")
@@ -177,16 +137,8 @@ def _is_duplicate_name(exc: IntegrityError, name: str) -> bool:
 _NAME_CONSTRAINT = f"{RegisteredModel._meta.db_table}_name_key"  # PostgreSQL's name for a unique column
 
 
-_TEAM_PERMISSIONS = (
-    f"INSERT INTO {RegisteredModelGroupObjectPermission._meta.db_table} (permission_id, group_id, content_object_id) "  # noqa: S608 (a model's table)
-    "SELECT unnest(%s::integer[]), %s::integer, inserted.id FROM inserted"
-)
-
-
-_MOVE_VERSION_COUNTER = (
-    f"UPDATE {RegisteredModel._meta.db_table} SET last_version = inserted.version, updated_at = inserted.created_at "  # noqa: S608 (a model's table)
-    f"FROM inserted WHERE {RegisteredModel._meta.db_table}.id = inserted.registered_model_id"
-)
+def _team_model_permission_ids() -> list[int]:
+    return [permission_id(RegisteredModel, codename) for codename in TEAM_MODEL_PERMS]
 
 
 @transaction.atomic
@@ -202,14 +154,12 @@ def _registered_model_create(*, user, name: str, team: Team, description: str, t
     )
     # The team and the user are rows we just read: no need for full_clean's existence queries.
     _full_clean(model, exclude=["team", "created_by", "updated_by"], validate_unique=False)
-    # The owning team's object permissions, written with the model row in one statement
-    # on PostgreSQL, in one more INSERT elsewhere (guardian's assign_perm is ~5 queries each).
-    perm_ids = [permission_id(RegisteredModel, perm) for perm in TEAM_MODEL_PERMS]
-    if not insert_row(model, then=_TEAM_PERMISSIONS, then_params=[perm_ids, team.group_id]):
-        RegisteredModelGroupObjectPermission.objects.bulk_create(
-            RegisteredModelGroupObjectPermission(permission_id=perm, group_id=team.group_id, content_object=model)
-            for perm in perm_ids
-        )
+    model.save(force_insert=True)
+    # The owning team's object permissions in one INSERT (guardian's assign_perm is several queries each).
+    RegisteredModelGroupObjectPermission.objects.bulk_create(
+        RegisteredModelGroupObjectPermission(permission_id=perm, group_id=team.group_id, content_object=model)
+        for perm in _team_model_permission_ids()
+    )
     audit.record(
         action="registry.model.create", obj=model, **_model_audit(model),
         changes=audit.diff({}, {"name": name, "team": team.slug, "description": description, "tags": tags}),
@@ -427,9 +377,8 @@ def modelversion_register(
     _full_clean(version, exclude=["registered_model", "created_by"], validate_unique=False)
     model.last_version = version.version
     model.updated_at = now
-    # The model's version counter moves in the version's own INSERT statement on PostgreSQL.
-    if not insert_row(version, then=_MOVE_VERSION_COUNTER):
-        update_row(model, ("last_version", "updated_at"))
+    version.save(force_insert=True)
+    model.save(update_fields=["last_version", "updated_at"])
     if trained_on:
         version.trained_on.set(trained_on)
     for parent, relation in parents:
@@ -600,13 +549,6 @@ def _check_artifact_writable(version: ModelVersion, path: str) -> None:
 # --- aliases ----------------------------------------------------------------
 
 
-_ALIAS_FIELDS = attnames(ModelAlias)
-
-
-def _alias_row(model_id, alias):
-    return ModelAlias.objects.filter(registered_model_id=model_id, alias=alias).values(*_ALIAS_FIELDS, "version__version")
-
-
 @transaction.atomic
 def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: ModelVersion) -> ModelAlias:
     model = _lock_model_for_change(user, registered_model)
@@ -615,21 +557,17 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
     # After the model lock: a governance change that makes the version ineligible either
     # committed before (seen here) or re-checks the aliases after this commits.
     aliases.check_target(alias=alias, version=version)
-    rows = prepared(("registry", "alias"), _alias_row, model_id=int_placeholder(), alias=str_placeholder("alias")).run(
-        model_id=model.pk, alias=alias
-    )
-    existing = instance(ModelAlias, rows[0]) if rows else None
-    before = rows[0]["version__version"] if rows else None
-    if existing is not None:
-        existing.registered_model = model  # the row we locked: str() and the audit need it
-    obj = existing or ModelAlias(registered_model=model, alias=alias, version=version)
+    existing = ModelAlias.objects.filter(registered_model=model, alias=alias).select_related("version").first()
+    before = existing.version.version if existing is not None else None
+    obj = existing or ModelAlias(alias=alias)
+    obj.registered_model = model  # the row we locked: str() and the audit need it
     obj.version = version
     obj.updated_at = timezone.now()
     _full_clean(obj, exclude=["registered_model", "version"], validate_unique=False)
     if existing is None:
-        insert_row(obj)
+        obj.save(force_insert=True)
     else:
-        update_row(obj, ("version", "updated_at"))
+        obj.save(update_fields=["version", "updated_at"])
     audit.record(
         action="registry.alias.set", obj=obj, changes=audit.diff({"version": before}, {"version": version.version}),
         **_model_audit(model),

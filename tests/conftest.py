@@ -26,9 +26,10 @@ from tests.factories import TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 PLOTLY_BUNDLE = ROOT / "static" / "vendor" / "plotly" / "plotly-finance.min.js"
-# Queries an API request spends on authentication before its own: the token row, which on
-# PostgreSQL also carries the user's roles and permissions (elsewhere one more query).
-AUTH_QUERIES = 1 if connection.vendor == "postgresql" else 2
+# Queries an API request spends on authentication and authorisation before its own: the
+# token row with its user, the user's and their groups' permissions (Django's ModelBackend)
+# and their role names (``roles.user_roles``).
+AUTH_QUERIES = 4
 
 
 @pytest.fixture
@@ -99,15 +100,12 @@ def api_for(user):
 
 
 def live_server_app(app):
-    """The WSGI app the live server runs around Django's handler: the production routing
-    (``modelgate.core.handlers.TokenOnlyPathDispatch``) and nothing else. Static files are
-    served by WhiteNoise in the middleware, as under gunicorn: by the hashed names of a
-    ``collectstatic`` manifest and by plain names from the finders alike (Django's
-    StaticFilesHandler, which the live server would put in front, knows only the finders'
-    plain names and answered 404 to hashed ones)."""
-    from modelgate.core.handlers import TokenOnlyPathDispatch
-
-    return TokenOnlyPathDispatch(app)
+    """The WSGI app the live server runs: Django's own handler, with nothing in front.
+    Static files are served by WhiteNoise in the middleware, as under gunicorn: by the
+    hashed names of a ``collectstatic`` manifest and by plain names from the finders alike
+    (Django's StaticFilesHandler, which the live server would put in front, knows only the
+    finders' plain names and answered 404 to hashed ones)."""
+    return app
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +141,7 @@ def lose_the_database(transactional_db):
     from django.core.management import call_command
 
     def lose():
-        connection.close()  # a fresh session: nothing prepared against the old tables
+        connection.close()  # a fresh session
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")

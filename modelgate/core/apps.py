@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_migrate
         from django.urls import register_converter
 
-        from modelgate.core import audit, permissions, prepared, roles
+        from modelgate.core import audit, permissions, roles
         from modelgate.core.converters import IdConverter
 
         # Every app's URL conf names ids ``<id:pk>``; apps are ready before any URL conf is loaded.
@@ -21,6 +21,5 @@ class CoreConfig(AppConfig):
         post_migrate.connect(roles.sync_role_permissions, dispatch_uid="core.sync_roles")
         # A flush re-creates permission rows under new ids.
         post_migrate.connect(permissions.clear_permission_id_cache, dispatch_uid="core.clear_permission_ids")
-        post_migrate.connect(prepared.clear_cache, dispatch_uid="core.clear_prepared_queries")
         # A flush empties the audit chain's head table too; appends expect its row.
         post_migrate.connect(audit.ensure_chain_head, sender=self, dispatch_uid="core.ensure_chain_head")

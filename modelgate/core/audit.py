@@ -7,19 +7,17 @@ one order; call ``record`` late in the transaction to keep the lock short.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from modelgate.core.context import current, current_actor
 from modelgate.core.models import AuditChainHead, AuditEvent
-from modelgate.core.prepared import Statement
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
@@ -88,14 +86,12 @@ def record(
     registered_model_id: int | None = None,
     actor=None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction.
+    """Append one event to the chain, now, inside the caller's transaction.
 
-    On PostgreSQL, inside a transaction, the append is usually deferred: it is sent
-    with the transaction's next statement or with its COMMIT, saving a round trip
-    per write (``DatabaseWrapper.defer``). It still runs inside the transaction, so
-    the event commits or rolls back with the change it records; an error it raises
-    fails the transaction at that point. The returned event then has no ``id`` or
-    ``hash`` yet.
+    The event commits or rolls back with the change it records. The chain head row
+    is locked (``select_for_update``) until the caller's transaction ends, so
+    concurrent writers link their events in one order: call this last in a service.
+    The returned event is saved, with its ``id``, ``prev_hash`` and ``hash``.
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -125,71 +121,21 @@ def record(
         client_ip=ctx.client_ip,
     )
     # savepoint=False: callers write inside their own transaction, and an error here
-    # must roll all of it back anyway; a savepoint would only add two round trips.
+    # must roll all of it back anyway.
     with transaction.atomic(savepoint=False):
-        connection = connections[router.db_for_write(AuditEvent)]
-        if connection.vendor == "postgresql":
-            _append_in_one_statement(connection, event)
-        else:
-            _append(event)
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
+        event.prev_hash = head.last_hash
+        event.hash = compute_hash(event, event.prev_hash)
+        event.save(force_insert=True)
+        head.last_hash = event.hash
+        head.last_event_id = event.id
+        head.save(update_fields=["last_hash", "last_event_id"])
     return event
-
-
-def _append(event: AuditEvent) -> None:
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
-    event.prev_hash = head.last_hash
-    event.hash = compute_hash(event, event.prev_hash)
-    event.save(force_insert=True)
-    head.last_hash = event.hash
-    head.last_event_id = event.id
-    head.save(update_fields=["last_hash", "last_event_id"])
-
-
-# Columns written from the event object (prev_hash and hash come from the head row).
-_WRITTEN = [AuditEvent._meta.get_field(name) for name in (*HASHED_FIELDS, *HASHED_WHEN_SET)]
-
-
-@functools.cache
-def _append_statement() -> Statement:
-    """Lock the head, insert the event linked to it, move the head: one statement.
-
-    The same chain as ``_append`` (``hash = sha256(canonical + prev_hash)``, the
-    canonical text made here in Python), but one round trip instead of three, and
-    the head lock (which every writing transaction queues on) is taken only where
-    ``record`` is called: callers call it last. Values carry explicit casts because an
-    ``INSERT … SELECT`` does not infer parameter types; text for strings, so an
-    over-long value is refused by the column, not truncated by the cast.
-
-    The head row always exists (``ensure_chain_head``). Were it deleted, the link
-    would be NULL, which the NOT NULL columns refuse: the transaction fails rather
-    than losing its event, even when nobody reads this statement's answer (deferred).
-    """
-    event_table, head_table = AuditEvent._meta.db_table, AuditChainHead._meta.db_table
-    casts = ["text" if f.get_internal_type() == "CharField" else f.db_type(connections["default"]) for f in _WRITTEN]
-    # Table and column names from the models' metadata; every value is a parameter.
-    return Statement(
-        f"WITH head AS (SELECT (SELECT last_hash FROM {head_table} WHERE id = 1 FOR UPDATE) AS last_hash), "  # noqa: S608
-        f"appended AS (INSERT INTO {event_table} ({', '.join(f.column for f in _WRITTEN)}, prev_hash, hash) "
-        f"SELECT {', '.join(f'%s::{cast}' for cast in casts)}, head.last_hash, "
-        f"encode(sha256(convert_to(%s::text || head.last_hash, 'UTF8')), 'hex') FROM head "
-        f"RETURNING id, prev_hash, hash) "
-        f"UPDATE {head_table} SET last_hash = appended.hash, last_event_id = appended.id "
-        f"FROM appended WHERE {head_table}.id = 1 RETURNING appended.id, appended.prev_hash, appended.hash"
-    )
-
-
-def _append_in_one_statement(connection, event: AuditEvent) -> None:
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _WRITTEN]
-    params.append(canonical(event))
-    if _append_statement().defer(connection, params):
-        return  # sent with the transaction's next statement or its COMMIT (core/postgresql)
-    event.id, event.prev_hash, event.hash = _append_statement().fetchall(connection, params)[0]
-    event._state.adding, event._state.db = False, connection.alias
 
 
 def ensure_chain_head(using: str = "default", apps=None, **kwargs) -> None:
     """The chain's head row, created once (migration core 0004) and again after a
-    flush empties the table (post_migrate): appends lock it and never create it."""
+    flush empties the table (post_migrate), so appends find a row to lock."""
     head_model = AuditChainHead
     if apps is not None:
         try:

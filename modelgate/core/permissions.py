@@ -25,24 +25,8 @@ from modelgate.core import roles
 _permission_ids: dict[tuple[str, str], int] = {}
 
 
-# Permission.id -> "app_label.codename", as ModelBackend names permissions.
-_permission_names: dict[int, str] = {}
-
-
 def clear_permission_id_cache(**kwargs) -> None:
     _permission_ids.clear()
-    _permission_names.clear()
-
-
-def permission_names(ids) -> set[str]:
-    """``"app_label.codename"`` of each permission id (looked up once per id, then cached)."""
-    missing = [pk for pk in ids if pk not in _permission_names]
-    if missing:
-        for pk, app_label, codename in Permission.objects.filter(pk__in=missing).values_list(
-            "pk", "content_type__app_label", "codename"
-        ):
-            _permission_names[pk] = f"{app_label}.{codename}"
-    return {_permission_names[pk] for pk in ids if pk in _permission_names}
 
 
 def permission_id(model, codename: str) -> int:
@@ -91,16 +75,7 @@ def restrict(queryset: QuerySet, user, action: str = "view") -> QuerySet:
     lookup path (``""`` for itself) to its team-owned root object, whose guardian
     object permissions decide.
     """
-    return restrict_as(queryset, restriction(user, queryset.model, action), user.pk, action, user=user)
-
-
-def restrict_as(queryset: QuerySet, decided: str, user_id: int, action: str = "view", *, user=None) -> QuerySet:
-    """Apply what ``restriction()`` decided, for the user with id ``user_id``.
-
-    Split from ``restrict`` for prepared queries (``core.prepared``), which
-    build the query once per decision with a placeholder id; both paths produce
-    the same SQL for the same decision.
-    """
+    decided = restriction(user, queryset.model, action)
     if decided == NOTHING:
         return queryset.none()
     if decided == EVERYTHING:
@@ -110,35 +85,32 @@ def restrict_as(queryset: QuerySet, decided: str, user_id: int, action: str = "v
     if root_label == "core.Team":
         # Team-owned rows without object permissions of their own: membership decides.
         lookup = f"{root_path}__group__user" if root_path else "group__user"
-        return queryset.filter(**{lookup: user_id})
+        return queryset.filter(**{lookup: user.pk})
     codename = f"{'view' if action == 'view' else 'change'}_{root_model._meta.model_name}"
-    direct = _direct_object_permission_filter(user_id, root_model, codename, root_path or "pk")
+    direct = object_permission_filter(user.pk, root_model, codename, root_path or "pk")
     if direct is not None:
         return queryset.filter(direct)
-    lookup = f"{root_path}__in" if root_path else "pk__in"
-    if user is None:
-        raise ValueError(f"{root_label} has no direct object-permission tables: restrict_as needs the user object.")
     allowed = get_objects_for_user(
         user, f"{root_model._meta.app_label}.{codename}", klass=root_model.objects.all(),
         accept_global_perms=False, with_superuser=False,
     ).values("pk")
-    return queryset.filter(**{lookup: allowed})
+    return queryset.filter(**{f"{root_path}__in" if root_path else "pk__in": allowed})
 
 
-def _direct_object_permission_filter(user_id: int, root_model, codename: str, root_ref: str) -> Q | None:
-    """The same rows guardian's ``get_objects_for_user`` gives (the permission held
-    by the user or by one of their groups, object-level only), as two correlated
-    ``EXISTS`` on the root's direct-foreign-key permission tables.
+def object_permission_filter(user_id: int, root_model, codename: str, root_ref: str = "pk") -> Q | None:
+    """A filter keeping the rows whose root object (``root_ref``, a path to
+    ``root_model``'s primary key) the user holds ``codename`` on, directly or
+    through one of their groups, object-level only: the rows guardian's
+    ``get_objects_for_user(..., accept_global_perms=False)`` gives.
 
-    guardian builds the general form (joins through auth_permission and
-    content types, casts for generic keys): on PostgreSQL its plan took ~7 ms
-    to make for a 2 ms query, on every restricted read. ``EXISTS`` rather than
-    ``IN (subquery)``: the two are ORed, so PostgreSQL cannot turn them into
-    joins, and an ``IN`` became a hash of every row holding the permission,
-    built on each query (0.8 ms at 2,000 models, growing with the registry),
-    where ``EXISTS`` probes the unique (group, permission, object) index for
-    each candidate row. None when the root has no direct tables (guardian's
-    generic tables then answer).
+    Guarantee: the same rows as guardian's query, on every database, costing one
+    probe of the unique (group or user, permission, object) index per candidate
+    row, whatever the number of permission rows. Built as two correlated
+    ``EXISTS`` on the root's direct-foreign-key permission tables: guardian's
+    general form joins through content types and casts generic keys, and an
+    ``IN (subquery)`` ORed with another cannot become a join, so PostgreSQL
+    hashes every permission row on each query (figures: bench/README.md).
+    None when the root has no direct tables (guardian's generic tables then answer).
     """
     group_table = get_group_obj_perms_model(root_model)
     user_table = get_user_obj_perms_model(root_model)

@@ -23,23 +23,15 @@ def team_create(*, name: str, slug: str = "", description: str = "") -> Team:
     return team
 
 
-def _forget_memberships(user) -> None:
-    """Drop what this user object remembers of its groups (loaded with an API token)."""
-    for cached in ("_modelgate_group_ids", "_modelgate_roles", "_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(cached, None)
-
-
 @transaction.atomic
 def team_add_member(*, team: Team, user) -> None:
     user.groups.add(team.group)
-    _forget_memberships(user)
     audit.record(action="team.add_member", obj=team, team_slug=team.slug, changes={"member": {"before": None, "after": user.get_username()}})
 
 
 @transaction.atomic
 def team_remove_member(*, team: Team, user) -> None:
     user.groups.remove(team.group)
-    _forget_memberships(user)
     audit.record(action="team.remove_member", obj=team, team_slug=team.slug, changes={"member": {"before": user.get_username(), "after": None}})
 
 

@@ -27,7 +27,9 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -323,13 +325,16 @@ def _copy_buffer(rows: list[tuple], received_at: datetime) -> io.StringIO:
     return buffer
 
 
-def _store_events_postgres(rows: list[tuple], received_at: datetime) -> int:
-    """COPY straight into the events table; on a duplicate id, skip the ids already stored.
+def store_events_by_copy(rows: list[tuple], received_at: datetime) -> int:
+    """Store event rows on PostgreSQL with ``COPY``; return how many were new.
 
-    COPY cannot skip duplicates itself. A first send (the common case) is one
-    COPY. If an id is already stored (a retry, or a concurrent replica sending
-    the same batch), the COPY fails on the unique key, is rolled back to its
-    savepoint, and the rows go through a staging table and
+    Guarantee: every (deployment, event_id) of ``rows`` is stored exactly once,
+    whether or not it was already stored (a retry, a concurrent replica sending
+    the same batch) or appears twice in ``rows``; rows already stored are left as
+    they were. Runs inside the caller's transaction. A first send (the common
+    case) is one ``COPY``. COPY cannot skip duplicates, so if an id is already
+    stored the COPY fails on the unique key, is rolled back to its savepoint, and
+    the rows go through a temporary staging table and
     ``INSERT … ON CONFLICT DO NOTHING`` instead (slower, always correct).
     """
     import psycopg2
@@ -401,7 +406,7 @@ def events_ingest(*, user, events, deployment: int | None = None) -> dict:
         raise _batch_error(f"{len(batch.errors)} error(s) in the batch.", batch.errors)
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            stored = _store_events_postgres(batch.rows, now)
+            stored = store_events_by_copy(batch.rows, now)
         else:
             stored = _store_events_generic(batch.rows, now)
         _mark_minutes(batch.minutes)
@@ -608,28 +613,33 @@ def _minute_summaries(deployment_id: int, start: datetime, end: datetime) -> dic
     )
     for row in score_rows:
         out[(row["minute"], row["version"])].score_hist[row["bin"]] += row["n"]
-    # Labelled events by a semi-join (hashable on PostgreSQL), then their labels by id:
-    # a correlated subquery per event would cost one index probe per raw row.
-    all_labels = GroundTruth.objects.filter(deployment_id=deployment_id).values("event_id")
-    labeled = list(
-        events.filter(event_id__in=Subquery(all_labels)).values_list("event_id", "timestamp", "version", "prediction", "score")
-    )
-    for chunk_start in range(0, len(labeled), 2000):
-        chunk = labeled[chunk_start : chunk_start + 2000]
-        found = {
-            event_id: (label, received)
-            for event_id, label, received in GroundTruth.objects.filter(
-                deployment_id=deployment_id, event_id__in=[row[0] for row in chunk]
-            ).values_list("event_id", "label", "received_at")
-        }
-        for event_id, ts, version, prediction, score in chunk:
-            if event_id not in found:
-                continue  # deleted by retention meanwhile
-            label, received = found[event_id]
-            out[(ts.replace(second=0, microsecond=0), version)].add_labeled(
-                prediction=prediction, score=score, label=label, lag_seconds=(received - ts).total_seconds()
-            )
+    for ts, version, prediction, score, label, received in labelled_events(deployment_id, start, end):
+        out[(ts.replace(second=0, microsecond=0), version)].add_labeled(
+            prediction=prediction, score=score, label=label, lag_seconds=(received - ts).total_seconds()
+        )
     return out
+
+
+def labelled_events(deployment_id: int, start: datetime, end: datetime) -> QuerySet:
+    """(timestamp, version, prediction, score, label, label received_at) of the
+    deployment's events in [start, end) that have a label, in one query.
+
+    Guarantee: the work is bounded by the window, whatever the table statistics
+    (missing after a restore or a bulk load, stale where autovacuum lags): the
+    events are read through the (deployment, timestamp) index, and each one's label
+    is probed through the unique (deployment, event_id) index. The label lookups are
+    scalar subqueries (``LIMIT 1``, no ordering), which PostgreSQL cannot turn into a
+    join against every label of the deployment, as it did with ``IN (subquery)``.
+    """
+    label = GroundTruth.objects.filter(deployment_id=deployment_id, event_id=OuterRef("event_id")).order_by()
+    return (
+        PredictionEvent.objects.filter(deployment_id=deployment_id, timestamp__gte=start, timestamp__lt=end)
+        .annotate(label_received_at=Subquery(label.values("received_at")[:1]))
+        .filter(label_received_at__isnull=False)
+        .annotate(label=Subquery(label.values("label")[:1]))
+        .order_by()
+        .values_list("timestamp", "version", "prediction", "score", "label", "label_received_at")
+    )
 
 
 def _bucket_kwargs(summary: Summary) -> dict:
@@ -687,9 +697,15 @@ def _recompute_hours(deployment_id: int, hours: set[datetime], now: datetime) ->
 _ROLLUP_LOCK = 0x7E1E_0001  # PostgreSQL advisory lock key: one rollup at a time
 
 
-def _take_rollup_lock() -> bool:
-    """Two rollups (the rollup task and the evaluation's own) rebuilding the same bucket at once
-    would collide on its unique key; the second one steps aside. SQLite's write lock serialises them."""
+def take_rollup_lock() -> bool:
+    """Try to become the one rollup running now; call inside a transaction.
+
+    Guarantee: while one transaction holds it (until it commits or rolls back), every
+    other caller gets False at once, without waiting; so two rollups (the rollup task
+    and an evaluation's own) never rebuild the same bucket at once and collide on its
+    unique key. On PostgreSQL a transaction-level advisory lock
+    (``pg_try_advisory_xact_lock``); SQLite's single write lock already serialises
+    writing transactions, so there it is always True."""
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
@@ -706,7 +722,7 @@ def rollup_pending(*, limit: int = 2000) -> int:
     done = 0
     while True:
         with transaction.atomic():
-            if not _take_rollup_lock():
+            if not take_rollup_lock():
                 return done  # another rollup is running; it will take these marks
             marks = list(
                 RollupPending.objects.order_by("minute", "id").values_list("id", "deployment_id", "minute", "marked_at")[:limit]

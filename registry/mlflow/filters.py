@@ -20,10 +20,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from django.db.models import CharField, Q, QuerySet, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
-from django.db.models.lookups import Range
 
 from registry.mlflow.wire import invalid
 
@@ -95,44 +94,6 @@ def _unquote(token: str) -> str:
     return re.sub(r"\\(.)", r"\1", token[1:-1])
 
 
-class BytewisePrefixRange(Range):
-    """``low <= column < high`` comparing bytes (code points), whatever the collation.
-
-    A ``LIKE 'fraud-%'`` becomes a regex, which no B-tree can serve, and the prepared
-    search runs a generic plan that cannot see the pattern: every search scanned the
-    whole table (4–5 ms of PostgreSQL per 25-row models search at 3,000 models).
-    The literal prefix bounds the rows, and on PostgreSQL ``~>=~``/``~<~`` are the
-    operators of the ``varchar_pattern_ops`` index Django builds for indexed
-    CharFields; SQLite's default BINARY collation already compares bytes. The regex
-    stays as the exact test."""
-
-    lookup_name = "bytewise_prefix_range"
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        _, rhs_params = self.process_rhs(compiler, connection)
-        if connection.vendor == "postgresql":
-            return f"({lhs} ~>=~ %s AND {lhs} ~<~ %s)", (*lhs_params, *rhs_params)
-        return f"({lhs} >= %s AND {lhs} < %s)", (*lhs_params, *rhs_params)
-
-
-CharField.register_lookup(BytewisePrefixRange)
-TextField.register_lookup(BytewisePrefixRange)
-
-
-def prefix_bounds(pattern: str) -> list[str] | None:
-    """[low, high) holding every string that starts with ``pattern``'s literal prefix
-    (the text before its first wildcard), or None when there is no usable prefix."""
-    prefix = re.split(r"[%_]", pattern, maxsplit=1)[0]
-    while prefix:
-        last = ord(prefix[-1])
-        if last < 0x10FFFF:
-            bumped = 0xE000 if last == 0xD7FF else last + 1  # never into the surrogates UTF-8 cannot hold
-            return [prefix, prefix[:-1] + chr(bumped)]
-        prefix = prefix[:-1]  # U+10FFFF has no successor: bound by the shorter prefix
-    return None
-
-
 def _like_regex(pattern: str) -> str:
     """SQL LIKE → an anchored regex ('%' any run, '_' one character)."""
     out = []
@@ -150,12 +111,6 @@ class Condition:
     negate: bool = False
     tag: str | None = None  # compare the text of this tag (annotated) instead of a column
     or_untagged: bool = False  # tags.k != 'v' also matches rows without the tag, as in MLflow
-
-    @property
-    def shape(self) -> tuple:
-        """Everything but the compared value: conditions of one shape compile to the same SQL."""
-        size = len(self.value) if isinstance(self.value, list) else None
-        return (self.lookup, self.negate, self.tag, self.or_untagged, size)
 
 
 def _condition(path: str, op: str, value, **extra) -> Condition:
@@ -259,8 +214,6 @@ def parse_filter(filter_string: str | None, kind: Kind) -> list[Condition]:
         path, allowed = kind.fields[lowered]
         if op not in allowed:
             raise invalid(f"Invalid filter {filter_string!r}: {key} does not support {op or 'that comparator'!r}.")
-        if op == "LIKE" and ("%" in value or "_" in value) and (bounds := prefix_bounds(value)):
-            conditions.append(Condition(f"{path}__bytewise_prefix_range", bounds))
         if lowered == "version_number":
             try:
                 value = int(value)

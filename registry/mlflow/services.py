@@ -15,7 +15,6 @@ from modelgate.core import audit, jobs
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, restrict
-from modelgate.core.prepared import attnames, instance, int_placeholder, prepared
 from registry import services as registry_services
 from registry import sources, storage
 from registry.choices import VersionStatus
@@ -43,13 +42,6 @@ def tags_from_wire(raw) -> dict[str, str]:
     return tags
 
 
-_TEAM_FIELDS = attnames(Team)
-
-
-def _my_teams(user_id):
-    return Team.objects.filter(group__user=user_id).order_by("pk").values(*_TEAM_FIELDS)[:2]
-
-
 def team_for_create(*, user, tags: dict) -> tuple[Team, dict]:
     """The owning team of a model created through MLflow, and the tags left to store."""
     tags = dict(tags)
@@ -59,9 +51,7 @@ def team_for_create(*, user, tags: dict) -> tuple[Team, dict]:
         if team is None:
             raise MlflowError("PERMISSION_DENIED", f"You are not a member of team {slug!r} (tag {TEAM_TAG}).")
         return team, tags
-    # Every create asks this: prepared (core.prepared).
-    rows = prepared(("registry.mlflow", "my_teams"), _my_teams, user_id=int_placeholder()).run(user_id=user.pk)
-    mine = [instance(Team, row) for row in rows]
+    mine = list(Team.objects.filter(group__user=user).order_by("pk")[:2])
     if len(mine) == 1:
         return mine[0], tags
     if not mine:

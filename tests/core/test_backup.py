@@ -316,7 +316,7 @@ def _scratch_copies() -> set[str]:
     return found
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # pg_dump and pg_restore
 def test_it_gives_pg_dump_and_pg_restore_the_password_only_through_the_environment(
         artifact_dir, tmp_path, lose_the_database, settings, monkeypatch):
     # Wrappers in PG_BIN_DIR note each call's arguments and whether PGPASSWORD holds the

@@ -78,7 +78,7 @@ def test_check_deploy_is_clean_with_the_production_settings_of_env_example():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # pg_terminate_backend: the server closes a connection
 @pytest.mark.django_db
 def test_the_health_check_sees_a_connection_the_server_closed_and_passes_a_live_one():
     import time
@@ -92,7 +92,7 @@ def test_the_health_check_sees_a_connection_the_server_closed_and_passes_a_live_
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [other.connection.info.backend_pid])
         deadline = time.monotonic() + 5
-        while other.is_usable() and time.monotonic() < deadline:  # the server's goodbye takes a moment to arrive
+        while other.is_usable() and time.monotonic() < deadline:  # the termination takes a moment
             time.sleep(0.05)
         assert not other.is_usable()
     finally:

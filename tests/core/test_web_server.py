@@ -13,8 +13,7 @@ def _gunicorn_settings(monkeypatch, *args):
 def test_production_runs_synchronous_workers(monkeypatch):
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     cfg = _gunicorn_settings(monkeypatch)
-    # gunicorn's sync worker, closing finished connections without lingering (modelgate/gunicorn_worker.py)
-    assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("modelgate.gunicorn_worker.SyncWorker", 2, 1)
+    assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("sync", 2, 1)  # gunicorn's own sync worker
 
 
 def test_the_demo_overrides_with_threads(monkeypatch):

@@ -13,6 +13,7 @@ from modelgate.core.audit import verify_chain
 from tests.conftest import api_for
 from tests.factories import UserFactory
 
+# postgres: row locks (SELECT … FOR UPDATE) between concurrent connections.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_environments")]
 
 

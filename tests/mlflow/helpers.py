@@ -6,29 +6,16 @@ from __future__ import annotations
 import base64
 import json
 
-from django.conf import settings
 from django.test import Client
-from django.test.client import ClientHandler
 
-from modelgate.core.handlers import MiddlewareSubsetMixin
 from modelgate.core.services import token_create
 
 PREFIX = "/api/2.0/mlflow/"
 
 
-class TokenOnlyClientHandler(MiddlewareSubsetMixin, ClientHandler):
-    """The test client's handler with the middleware these paths run in production
-    (``modelgate.wsgi`` sends them through ``settings.TOKEN_ONLY_MIDDLEWARE``)."""
-
-    def __init__(self, *args, **kwargs):
-        self.middleware = list(settings.TOKEN_ONLY_MIDDLEWARE)
-        super().__init__(*args, **kwargs)
-
-
 class MlflowApi:
     def __init__(self, user=None, *, basic: tuple[str, str] | None = None, client: Client | None = None):
         self.client = Client(enforce_csrf_checks=True)
-        self.client.handler = TokenOnlyClientHandler(enforce_csrf_checks=True)
         if client is not None:  # send that client's cookies (a logged-in session, say), leave the client as it was
             self.client.cookies = client.cookies
         self.headers = {}

@@ -1,6 +1,6 @@
-"""The deployed WSGI entry point (``modelgate.wsgi.application``): MLflow paths run
-``settings.TOKEN_ONLY_MIDDLEWARE`` and keep every security header, host check,
-request id and audit context; every other path runs the full middleware."""
+"""The deployed WSGI entry point (``modelgate.wsgi.application``, Django's own handler):
+MLflow paths get every security header, host check, request id and audit context, and
+take only token or HTTP Basic credentials, never a session cookie."""
 
 import io
 import json
@@ -8,11 +8,9 @@ from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from modelgate.core.handlers import MiddlewareSubsetHandler, TokenOnlyPathDispatch
 from modelgate.core.models import AuditEvent
 from modelgate.core.services import token_create
 from modelgate.wsgi import application
@@ -94,23 +92,16 @@ def test_a_session_cookie_is_not_a_credential_on_mlflow_paths(ds_owner, client):
     assert not RegisteredModel.objects.exists()
 
 
-def test_other_paths_still_run_the_full_chain():
+def test_the_entry_point_is_djangos_own_wsgi_handler():
+    from django.core.handlers.wsgi import WSGIHandler
+
+    assert type(application) is WSGIHandler
+
+
+def test_other_paths_run_the_browser_middleware():
     status, headers, _ = _call("/accounts/login/", method="GET")
     assert status == 200
     cookies = " ".join(value for name, value in headers if name.lower() == "set-cookie")
     assert settings.CSRF_COOKIE_NAME in cookies  # CsrfViewMiddleware ran
     status, headers, _ = _call("/", method="GET")
     assert status == 302 and dict(headers)["Location"].startswith("/accounts/login/")  # the session user is looked at
-
-
-@pytest.mark.parametrize("middleware", [
-    list(reversed(settings.TOKEN_ONLY_MIDDLEWARE)),
-    [*settings.TOKEN_ONLY_MIDDLEWARE, "example.UnknownMiddleware"],
-])
-def test_a_middleware_subset_must_keep_the_sites_order_and_add_nothing(middleware):
-    with pytest.raises(ImproperlyConfigured):
-        MiddlewareSubsetHandler(middleware)
-
-
-def test_the_live_server_serves_through_the_same_routing(live_server):
-    assert isinstance(live_server.thread.httpd.get_app().application, TokenOnlyPathDispatch)

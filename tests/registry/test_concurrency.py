@@ -14,6 +14,7 @@ from registry.models import ModelVersion
 from tests.conftest import api_for
 from tests.registry.factories import make_model
 
+# postgres: row locks (SELECT … FOR UPDATE) between concurrent connections.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 

@@ -63,3 +63,12 @@ def test_it_uses_a_fixed_number_of_queries_whatever_the_depth(ds_owner, team_cre
     with django_assert_num_queries(7):
         graph = selectors.lineage_graph(user=fresh_user, version=versions[-1], depth=10)
     assert len(graph["nodes"]) == length
+
+
+def test_the_walk_ends_on_a_cycle_and_keeps_the_upstream_level(ds_owner, team_credit):
+    from registry.models import VersionParent
+
+    a, b, c = chain(ds_owner, make_model(ds_owner, team_credit), 3)
+    VersionParent.objects.create(child=a, parent=c, relation="retrain")  # a cycle: a → b → c → a
+    assert selectors.lineage_walk(b.pk, 5) == {b.pk: 0, a.pk: -1, c.pk: -2}
+    assert selectors.lineage_walk(b.pk, 1) == {b.pk: 0, a.pk: -1, c.pk: 1}

@@ -1,9 +1,9 @@
 """Lists and details cost a fixed number of queries, with 5 rows as with 500.
 
 Common to every request (counted in BASE):
-  1 token lookup (with its user); on PostgreSQL the same row brings the user's
-  roles and permissions; elsewhere 1 more query brings both (one UNION),
-  leaving the endpoint's own queries in each test's comment. Each request is made once
+  1 token lookup (with its user), 2 for the user's and their groups' permissions
+  (ModelBackend), 1 for their role names, leaving the endpoint's own queries in
+  each test's comment. Each request is made once
   before counting: guardian's first call in a process looks content types up (then cached).
 """
 

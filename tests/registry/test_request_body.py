@@ -1,11 +1,10 @@
-"""The upload fast path under gunicorn: the body is read straight from the socket.
+"""Uploads under gunicorn, read through ``request.read()``.
 
 Each test opens a real TCP connection, lets gunicorn's own parser read the
 request from it (as its workers do), builds the environ with gunicorn's
 ``wsgi.create`` and runs the whole Django stack on it. What must hold: the
 stored bytes are the sent bytes, the connection is left at the start of the
-next request (keep-alive and pipelining keep working), and a short or refused
-body stores nothing and makes gunicorn close the connection.
+next request (pipelining keeps working), and a short or refused body stores nothing.
 """
 
 import hashlib
@@ -14,7 +13,7 @@ import socket
 import threading
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.core.handlers.wsgi import WSGIHandler
 from gunicorn.config import Config
 from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
@@ -97,16 +96,6 @@ def run_django(environ) -> tuple[str, bytes]:
     return status[0], content
 
 
-def test_the_fast_path_applies_to_a_content_length_body_under_gunicorn(connection, token):
-    body = os.urandom(1000)
-    connection.send_in_background(put_request(token, body, sha256=hashlib.sha256(body).hexdigest()))
-    _, environ = connection.next_request()
-
-    # If a gunicorn upgrade changes the classes this relies on, the fast path turns
-    # itself off silently; this test is what notices.
-    assert request_body._gunicorn_body(WSGIRequest(environ)) is not None
-
-
 def test_an_upload_stores_the_exact_bytes_and_the_next_pipelined_request_is_intact(connection, token):
     # Not a multiple of the chunk size, and sent together with the next request so
     # gunicorn's read-ahead holds the start of the body and the start of the GET.
@@ -114,12 +103,11 @@ def test_an_upload_stores_the_exact_bytes_and_the_next_pipelined_request_is_inta
     digest = hashlib.sha256(body).hexdigest()
     connection.send_in_background(put_request(token, body, sha256=digest) + get_request(token))
 
-    request, environ = connection.next_request()
+    _, environ = connection.next_request()
     status, content = run_django(environ)
 
     assert status.startswith("201"), content
     assert Artifact.objects.get().blob_id == digest
-    assert request.body.reader.length == 0 and not request.body.failed
     following, environ = connection.next_request()
     assert (following.method, following.path) == ("GET", URL)
     status, content = run_django(environ)
@@ -131,32 +119,29 @@ def test_a_body_cut_short_is_refused_stores_nothing_and_closes_the_connection(co
     sent = put_request(token, body[: 1024 * 1024], sha256=hashlib.sha256(body).hexdigest(), length=len(body))
     connection.send_in_background(sent, then_close=True)
 
-    request, environ = connection.next_request()
+    _, environ = connection.next_request()
     status, content = run_django(environ)
 
     assert status.startswith("400"), content
     assert b"incomplete_body" in content and b'"file"' in content
     assert not Artifact.objects.exists() and not ArtifactBlob.objects.exists()
-    assert request.body.failed  # gunicorn will not look for another request on it
 
 
 def test_a_wrong_hash_reads_the_whole_body_so_the_connection_stays_usable(connection, token):
     body = os.urandom(1024 * 1024 + 1)
     connection.send_in_background(put_request(token, body, sha256="0" * 64) + get_request(token))
 
-    request, environ = connection.next_request()
+    _, environ = connection.next_request()
     status, content = run_django(environ)
 
     assert status.startswith("400") and b"hash_mismatch" in content
     assert not Artifact.objects.exists() and not ArtifactBlob.objects.exists()
-    assert request.body.reader.length == 0 and not request.body.failed
     following, _ = connection.next_request()
     assert following.method == "GET"
 
 
-def test_without_gunicorn_the_portable_path_reads_the_same_bytes(rf):
+def test_without_gunicorn_the_same_reader_reads_the_same_bytes(rf):
     body = os.urandom(300_000)
     request = rf.put(URL, data=body, content_type="application/octet-stream")
 
-    assert request_body._gunicorn_body(request) is None
     assert b"".join(request_body.iter_request_body(request, 64 * 1024)) == body

@@ -124,7 +124,7 @@ def _terminate_app_connections():
         return cursor.fetchone()[0]
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # pg_terminate_backend kills the app's connections
 @pytest.mark.django_db(transaction=True)
 def test_requests_fail_cleanly_and_recover_when_database_connections_are_killed(live_server):
     """Clients keep calling while every app connection is killed again and again (as a
@@ -162,7 +162,7 @@ def test_requests_fail_cleanly_and_recover_when_database_connections_are_killed(
 # --- concurrency: CI clients registering and approving at once ----------------------------------------
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # row locks (SELECT … FOR UPDATE) between concurrent connections
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_ci_clients_lose_no_write_and_keep_the_audit_chain(live_server, team_credit):
     import importlib

@@ -11,7 +11,7 @@ from monitoring.telemetry.models import PredictionEvent
 from tests.telemetry.fixtures import events
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # COPY, and its ON CONFLICT fallback racing on the unique key
 @pytest.mark.django_db(transaction=True)
 def test_it_stores_each_event_once_when_the_same_batch_arrives_twice_at_once(ds_owner, deployment):
     batch = events(3000, start=datetime.now(UTC) - timedelta(minutes=10), spacing_s=0.1)
@@ -37,7 +37,7 @@ def test_it_stores_each_event_once_when_the_same_batch_arrives_twice_at_once(ds_
     assert PredictionEvent.objects.filter(deployment=deployment).count() == 3000
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres  # the advisory lock (pg_try_advisory_xact_lock) between concurrent connections
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_concurrent_rollups_take_turns(ds_owner, deployment):
     from monitoring.telemetry.models import MinuteBucket

@@ -1,5 +1,5 @@
-"""The audit chain's head row exists from the start: appends lock it and never create it
-(a deferred append cannot: modelgate/core/audit.py). After a flush, post_migrate puts it back."""
+"""The audit chain's head row exists from the start, so appends find a row to lock.
+After a flush, post_migrate puts it back."""
 
 from django.db import migrations
 

@@ -23,10 +23,11 @@ from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from governance import decision as decision_model
 from governance import selectors
 from governance.choices import DeploymentStatus, RequestState
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
-from modelgate.core import audit, roles
+from modelgate.core import audit, readable, roles
 from modelgate.core.errors import ApplicationError
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import htmx_partial, paginate
@@ -320,10 +321,29 @@ def _owner_actions(user, req) -> list[tuple[str, str]]:
     return actions
 
 
+def _decision_context(user, req, gates) -> dict:
+    """The decision page's top: summary in words, warnings no gate checks, the side-by-side
+    comparison with what serves in the target environment now, and each gate's sources."""
+    decision = decision_model.decision_for_request(user, req, gates)
+    ci_results = decision_model.ci_results_for_gates(gates)
+    for gate in gates:
+        gate["links"] = decision_model.gate_links(gate, ci_results)
+        gate["tables"] = readable.table(gate["evidence"])
+    rows = decision_model.comparison(decision)
+    sections = []
+    for row in rows:
+        if not sections or sections[-1]["title"] != row.section:
+            sections.append({"title": row.section, "rows": []})
+        sections[-1]["rows"].append(row)
+    return {"facts": decision, "summary": decision_model.summary(decision),
+            "warnings": decision_model.warnings(decision), "comparison": sections}
+
+
 @login_required
 def request_detail(request, pk):
     req = _visible_request(request.user, pk)
     context = _request_context(request.user, req)
+    context.update(_decision_context(request.user, req, context["gates"]))
     context["reports"] = _version_reports(request.user, req.version)
     context["ci_results"] = list(CITestResult.objects.filter(version=req.version).order_by("-created_at")[:20])
     context["history"] = audit_events_for(request.user).filter(
@@ -436,7 +456,9 @@ def _after_decision(request, req, status=200):
         context["oob_messages"] = True
         return render(request, "governance/partials/request_status.html", context, status=status)
     if status >= 400:
-        return render(request, "governance/request_detail.html", {**_request_context(request.user, req), "history": []}, status=status)
+        context = _request_context(request.user, req)
+        context.update(_decision_context(request.user, req, context["gates"]))
+        return render(request, "governance/request_detail.html", {**context, "history": []}, status=status)
     return redirect("governance:request-detail", pk=req.pk)
 
 

@@ -7,6 +7,8 @@ class MonitoringConfig(AppConfig):
 
     def ready(self):
         # Governance defines the gate interface; monitoring plugs its report-backed gates in.
-        from monitoring import report_gates
+        from monitoring import decision, report_gates
 
         report_gates.register()
+        # Warnings, comparison rows and evidence-pack chapters for governance's decision page.
+        decision.register()

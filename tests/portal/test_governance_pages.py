@@ -27,7 +27,7 @@ def test_it_shows_the_gates_as_a_checklist_with_values_and_thresholds(approver, 
     assert "Metric threshold" in html and "threshold <strong>" in html
     assert 'id="decision-form"' in html and 'name="comment"' in html and "required" in html
     assert "data-confirm=" in html
-    assert "Other evidence on this version" in html and "p95_ms=41" in html  # the CI results behind the gates
+    assert "Other evidence on this version" in html and "p95_ms 41 ms" in html  # the CI results behind the gates
 
 
 def test_it_approves_with_a_comment_and_swaps_the_live_status(approver, risk, prod_request):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("requests/", views.request_list, name="request-list"),
     path("requests/<id:pk>/", views.request_detail, name="request-detail"),
     path("requests/<id:pk>/status/", views.request_status, name="request-status"),
+    path("requests/<id:pk>/evidence.<str:file_format>", views.request_evidence, name="request-evidence"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
 ]

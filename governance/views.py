@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -350,6 +350,30 @@ def request_detail(request, pk):
         object_type="governance.promotionrequest", object_id=str(req.pk)
     ).order_by("-id")[:50]
     return render(request, "governance/request_detail.html", context)
+
+
+# The pack is self-contained: a stricter policy than the portal's proves it loads nothing.
+EVIDENCE_PACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+@require_GET
+@login_required
+def request_evidence(request, pk, file_format):
+    """The evidence pack as PDF or HTML; each download records its SHA-256 in the audit chain."""
+    from governance import evidence
+
+    if file_format not in evidence.FORMATS:
+        raise Http404("The evidence pack comes as .pdf or .html.")
+    req = _visible_request(request.user, pk)
+    gates, _preview = _gates_for_page(req)
+    pack = evidence.evidence_pack_generate(user=request.user, request=req, gates=gates, file_format=file_format)
+    response = HttpResponse(pack.content, content_type=pack.content_type)
+    disposition = "attachment" if file_format == "pdf" else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{pack.filename}"'
+    response["X-Content-SHA256"] = pack.sha256
+    response["Content-Security-Policy"] = EVIDENCE_PACK_CSP
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

@@ -42,10 +42,12 @@ def bar_chart(title: str, bars: list[Bar], *, axis: str, lines: list[tuple[float
         parts.append(f'<rect x="{LABEL_WIDTH}" y="{y}" width="{w:.1f}" height="{BAR_HEIGHT}" fill="{escape(bar.colour)}"/>')
         parts.append(f'<text x="{LABEL_WIDTH + w + 4:.1f}" y="{y + 13}">{escape(bar.text or presentation.number(bar.value))}</text>')
     plot_bottom = TOP + len(bars) * (BAR_HEIGHT + GAP)
-    for x, caption in lines:
+    for i, (x, caption) in enumerate(lines):
         px = LABEL_WIDTH + x * scale
         parts.append(f'<line x1="{px:.1f}" y1="{TOP - 6}" x2="{px:.1f}" y2="{plot_bottom}" stroke="#333" stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{px:.1f}" y="{TOP - 9}" text-anchor="middle" font-size="10">{escape(caption)}</text>')
+        # Captions of neighbouring lines alternate sides, so close thresholds stay readable.
+        anchor, dx = ("end", -3) if i % 2 == 0 and len(lines) > 1 else ("start", 3)
+        parts.append(f'<text x="{px + dx:.1f}" y="{TOP - 9}" text-anchor="{anchor}" font-size="10">{escape(caption)}</text>')
     parts.append(f'<line x1="{LABEL_WIDTH}" y1="{plot_bottom}" x2="{LABEL_WIDTH + PLOT_WIDTH}" y2="{plot_bottom}" stroke="#999"/>')
     parts.append(f'<text x="{LABEL_WIDTH + PLOT_WIDTH / 2}" y="{plot_bottom + 18}" text-anchor="middle">{escape(axis)}</text>')
     parts.append("</svg>")

@@ -19,6 +19,8 @@ def number(value, digits: int = 3) -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, str) and parse_datetime(value) is not None:
+        return when(value)  # a moment frozen in evidence as ISO text
     if not isinstance(value, int | float):
         return str(value)
     if isinstance(value, int):

@@ -9,12 +9,14 @@ class GovernanceConfig(AppConfig):
         # Registers the built-in gate kinds; other apps add theirs in their own ready().
         from django.db.models.signals import post_migrate, post_save
 
-        from governance import aliases, gates  # noqa: F401
+        from governance import aliases, audit_words, gates  # noqa: F401
         from registry.aliases import register_alias_rule
         from registry.models import ModelVersion
 
         # The registry's alias services refuse and repair reserved aliases through this rule.
         register_alias_rule(aliases.RULE)
+        # Governance's audit events in sentences (and the audit trail's action dropdown).
+        audit_words.register()
 
         # Framework glue, not a domain rule: the registry must not know governance, so the
         # "version.registered" webhook listens for the row. post_save runs inside the

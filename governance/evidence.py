@@ -26,7 +26,7 @@ from modelgate.core.selectors import audit_events_for
 from registry.models import Artifact, DatasetVersion, VersionParent
 
 FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
-AUDIT_ACTION = "governance.evidence_pack.generate"
+AUDIT_ACTION = "promotion.evidence_pack"
 
 
 @dataclass

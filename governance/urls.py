@@ -12,6 +12,8 @@ urlpatterns = [
     path("requests/<id:pk>/evidence.<str:file_format>", views.request_evidence, name="request-evidence"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
+    path("access-log/", views.access_log, name="access-log"),
+    path("access-log/<str:log>.csv", views.access_log_export, name="access-log-export"),
 ]
 urlpatterns += [
     path("requests/<id:pk>/decide/", views.request_decide, name="request-decide"),

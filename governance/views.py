@@ -27,7 +27,7 @@ from governance import decision as decision_model
 from governance import selectors
 from governance.choices import DeploymentStatus, RequestState
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
-from modelgate.core import audit, readable, roles
+from modelgate.core import audit, readable, roles, sentences
 from modelgate.core.errors import ApplicationError
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import htmx_partial, paginate
@@ -402,7 +402,12 @@ def _audit_queryset(user, params):
     if params.get("actor"):
         qs = qs.filter(actor_username=params["actor"])
     if params.get("action"):
-        qs = qs.filter(action__startswith=params["action"])
+        # One action chosen in the dropdown matches exactly ("promotion.approve" is not "promotion.approved");
+        # a group ("promotion.") or typed text matches as a prefix.
+        if sentences.is_action(params["action"]):
+            qs = qs.filter(action=params["action"])
+        else:
+            qs = qs.filter(action__startswith=params["action"])
     if params.get("object_type"):
         qs = qs.filter(object_type=params["object_type"])
     return qs
@@ -413,7 +418,8 @@ def _audit_queryset(user, params):
 def audit_trail(request):
     filters = {k: request.GET.get(k, "") for k in AUDIT_FILTERS}
     context = paginate(request, _audit_queryset(request.user, filters), per_page=50)
-    context.update({"filters": filters, "filtered": any(filters.values()), "export_links": _export_links(filters)})
+    context.update({"filters": filters, "filtered": any(filters.values()), "export_links": _export_links(filters),
+                    "action_choices": sentences.action_choices()})
     return render(request, "governance/audit_trail.html", context)
 
 
@@ -424,7 +430,8 @@ def _export_links(filters) -> list[tuple[str, str]]:
         params["since"] = f"{filters['date_from']}T00:00:00Z"
     if parse_date(filters["date_to"] or ""):
         params["until"] = f"{parse_date(filters['date_to']) + timedelta(days=1)}T00:00:00Z"
-    for ours, theirs in (("model", "model"), ("actor", "actor"), ("action", "action_prefix"), ("object_type", "object_type")):
+    action_param = "action" if sentences.is_action(filters["action"]) else "action_prefix"
+    for ours, theirs in (("model", "model"), ("actor", "actor"), ("action", action_param), ("object_type", "object_type")):
         if filters[ours]:
             params[theirs] = filters[ours]
     base = reverse("v1:auditevent-export")
@@ -597,3 +604,89 @@ def request_action(request, pk, action):
     except ApplicationError as exc:
         return _refused(request, exc, redirect("governance:request-detail", pk=req.pk))
     return redirect("governance:request-detail", pk=req.pk)
+
+
+# --- access log (downloads) and failed sign-ins, outside the audit chain ---------------------------
+
+ACCESS_FILTERS = ("date_from", "date_to", "actor", "model", "kind")
+
+
+def _access_queryset(params):
+    from modelgate.core.models import AccessLog
+
+    qs = AccessLog.objects.order_by("-id")
+    tz = timezone.get_current_timezone()
+    if start := parse_date(params.get("date_from") or ""):
+        qs = qs.filter(created_at__gte=timezone.make_aware(datetime.combine(start, time.min), tz))
+    if end := parse_date(params.get("date_to") or ""):
+        qs = qs.filter(created_at__lte=timezone.make_aware(datetime.combine(end, time.max), tz))
+    for field, lookup in (("actor", "actor_username"), ("model", "model_name"), ("kind", "kind")):
+        if params.get(field):
+            qs = qs.filter(**{lookup: params[field]})
+    return qs
+
+
+def _failed_logins(params):
+    from axes.models import AccessFailureLog
+
+    qs = AccessFailureLog.objects.order_by("-attempt_time", "-id")
+    if params.get("actor"):
+        qs = qs.filter(username=params["actor"])
+    tz = timezone.get_current_timezone()
+    if start := parse_date(params.get("date_from") or ""):
+        qs = qs.filter(attempt_time__gte=timezone.make_aware(datetime.combine(start, time.min), tz))
+    if end := parse_date(params.get("date_to") or ""):
+        qs = qs.filter(attempt_time__lte=timezone.make_aware(datetime.combine(end, time.max), tz))
+    return qs
+
+
+@require_GET
+@login_required
+@permission_required("core.view_auditevent", raise_exception=True)
+def access_log(request):
+    """Downloads (artifacts, model cards) and failed sign-ins: read access and refusals, shown to auditors."""
+    filters = {k: request.GET.get(k, "") for k in ACCESS_FILTERS}
+    context = paginate(request, _access_queryset(filters), per_page=50)
+    context.update({
+        "filters": filters, "filtered": any(filters.values()), "failed_logins": list(_failed_logins(filters)[:50]),
+        "export_downloads": f"{reverse('governance:access-log-export', args=['downloads'])}?{urlencode({k: v for k, v in filters.items() if v})}",
+        "export_failures": f"{reverse('governance:access-log-export', args=['failed-logins'])}?{urlencode({k: v for k, v in filters.items() if v})}",
+    })
+    return render(request, "governance/access_log.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("core.view_auditevent", raise_exception=True)
+def access_log_export(request, log):
+    """CSV of the filtered downloads or failed sign-ins, the filters and the day in its name."""
+    import csv
+
+    from django.http import StreamingHttpResponse
+
+    filters = {k: request.GET.get(k, "") for k in ACCESS_FILTERS}
+    if log == "downloads":
+        columns = ("id", "created_at", "actor_username", "token_id", "source", "kind", "object_type", "object_id",
+                   "object_repr", "model_name", "registered_model_id", "detail", "request_id", "client_ip")
+        rows = _access_queryset(filters).order_by("id")
+    elif log == "failed-logins":
+        columns = ("id", "attempt_time", "username", "ip_address", "user_agent", "path_info", "locked_out")
+        rows = _failed_logins(filters).order_by("id")
+    else:
+        raise Http404
+
+    class Echo:
+        def write(self, value):
+            return value
+
+    def stream():
+        writer = csv.writer(Echo())
+        yield writer.writerow(columns)
+        for row in rows.values_list(*columns).iterator(chunk_size=2000):
+            yield writer.writerow(["" if v is None else v for v in row])
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    name = readable.export_filename(f"modelgate-{log}", {k: v for k, v in filters.items() if v}, "csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+

@@ -7,8 +7,10 @@ class MonitoringConfig(AppConfig):
 
     def ready(self):
         # Governance defines the gate interface; monitoring plugs its report-backed gates in.
-        from monitoring import decision, report_gates
+        from monitoring import audit_words, decision, report_gates
 
         report_gates.register()
         # Warnings, comparison rows and evidence-pack chapters for governance's decision page.
         decision.register()
+        # Reports' and SLA monitoring's audit events in sentences.
+        audit_words.register()

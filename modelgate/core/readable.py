@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
 
 # Units of the figures the portal shows, by the suffix or name they carry.
 UNIT_SUFFIXES = (("_ms", "ms"), ("_seconds", "s"), ("_s", "s"), ("_pct", "%"), ("_percent", "%"))
@@ -135,3 +137,14 @@ def _table(title: str, records: dict) -> dict:
         columns += [c for c in record if c not in columns]
     rows = [[name, *[cell(c, record.get(c)) for c in columns]] for name, record in records.items()]
     return {"title": title, "columns": ["", *[label(c) for c in columns]], "rows": rows}
+
+
+def export_filename(prefix: str, filters: dict, extension: str, now=None) -> str:
+    """``modelgate-audit_model-credit-scorer_action-promotion_since-2026-12-01_2026-12-07.csv``: the filters
+    that made the file and the day it was exported, so two exports never read alike."""
+    parts = [prefix]
+    for key, value in filters.items():
+        if value not in (None, ""):
+            parts.append(f"{slugify(key.replace('_', '-'))}-{slugify(str(value)[:40].replace('.', '-').replace(':', '-')) or 'x'}")
+    parts.append(f"{(now or timezone.now()).astimezone(UTC):%Y-%m-%d}")
+    return "_".join(parts) + f".{extension}"

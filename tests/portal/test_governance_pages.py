@@ -140,7 +140,9 @@ def test_it_shows_environment_columns_and_filters_the_catalog_by_environment(ds_
 def test_it_shows_the_auditor_the_trail_with_filters_and_a_verified_chain(auditor, ds_owner, prod_request):
     client = client_for(auditor)
     html = client.get("/governance/audit/?action=promotion.submit").content.decode()
-    assert "promotion.submit" in html and "registry.model.create" not in html
+    table = html[html.index('id="audit-table"'):]
+    assert 'data-action="promotion.submit"' in table and 'data-action="registry.model.create"' not in table
+    assert "dana submitted request #" in table and "credit-scoring v1 → Prod; every gate passed" in table
     verified = client.get("/governance/audit/verify/", **HTMX).content.decode()
     assert "Chain intact" in verified
     assert client_for(ds_owner).get("/governance/audit/").status_code == 403
@@ -158,6 +160,9 @@ def test_it_offers_csv_and_json_exports_with_the_same_filters(auditor, prod_requ
     assert csv.status_code == 200
     body = b"".join(csv.streaming_content) if csv.streaming else csv.content
     assert b"promotion.submit" in body and b"registry.model.create" not in body
+    today = __import__("django.utils.timezone", fromlist=["now"]).now().date().isoformat()
+    assert csv["Content-Disposition"] == (
+        f'attachment; filename="modelgate-audit_model-credit-scoring_action-prefix-promotion_since-2000-01-01_{today}.csv"')
 
 
 def test_it_alerts_the_owner_on_the_home_page_when_a_prod_review_is_overdue(ds_owner, outsider, prod_request):

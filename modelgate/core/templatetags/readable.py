@@ -21,3 +21,11 @@ def unit(value, name):
 @register.filter
 def when(value):
     return readable.when(value)
+
+
+@register.filter
+def sentence(event):
+    """An audit event in a sentence: "bea approved credit-scoring v2 for Prod as business approver: “…”"."""
+    from modelgate.core.sentences import sentence as write
+
+    return write(event)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
     path("access-log/", views.access_log, name="access-log"),
+    path("access-review/", views.access_review, name="access-review"),
     path("access-log/<str:log>.csv", views.access_log_export, name="access-log-export"),
 ]
 urlpatterns += [

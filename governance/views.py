@@ -690,3 +690,35 @@ def access_log_export(request, log):
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
+
+# --- access review (auditors, admins): read-only ----------------------------------------------
+
+MEMBERSHIP_ACTIONS = ("role.grant", "role.revoke", "team.add_member", "team.remove_member", "team.create")
+
+
+@require_GET
+@login_required
+@permission_required("core.view_auditevent", raise_exception=True)
+def access_review(request):
+    """Who holds which role and who is in which team now, and every change to either with who made it.
+    Three queries: people with their groups, teams, the membership events."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from modelgate.core.models import Team
+
+    teams = {t.group_id: t for t in Team.objects.all()}
+    people = []
+    users = get_user_model().objects.order_by("username").prefetch_related(Prefetch("groups", queryset=Group.objects.order_by("name")))
+    for user in users:
+        groups = list(user.groups.all())
+        held = [roles.ROLE_LABELS[g.name] for g in groups if g.name in roles.ROLE_LABELS]
+        if user.is_superuser:
+            held.append("Superuser")
+        people.append({"user": user, "roles": held, "teams": [teams[g.pk].name for g in groups if g.pk in teams]})
+    by_role = [(label, [p["user"] for p in people if label in p["roles"]]) for label in roles.ROLE_LABELS.values()]
+    events = audit_events_for(request.user).filter(action__in=MEMBERSHIP_ACTIONS).order_by("-id")
+    context = paginate(request, events, per_page=50)
+    context.update({"people": people, "by_role": by_role,
+                    "teams": [(t, [p["user"] for p in people if t.name in p["teams"]]) for t in teams.values()]})
+    return render(request, "governance/access_review.html", context)

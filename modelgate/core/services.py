@@ -25,14 +25,12 @@ def team_create(*, name: str, slug: str = "", description: str = "") -> Team:
 
 @transaction.atomic
 def team_add_member(*, team: Team, user) -> None:
-    user.groups.add(team.group)
-    audit.record(action="team.add_member", obj=team, team_slug=team.slug, changes={"member": {"before": None, "after": user.get_username()}})
+    user.groups.add(team.group)  # audited as team.add_member by core.memberships, as in the admin
 
 
 @transaction.atomic
 def team_remove_member(*, team: Team, user) -> None:
-    user.groups.remove(team.group)
-    audit.record(action="team.remove_member", obj=team, team_slug=team.slug, changes={"member": {"before": user.get_username(), "after": None}})
+    user.groups.remove(team.group)  # audited as team.remove_member by core.memberships
 
 
 def user_teams(user):

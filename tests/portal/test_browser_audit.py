@@ -29,3 +29,27 @@ def test_it_lets_audrey_filter_the_trail_by_action_and_read_sentences(
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#audit-table")).to_contain_text("dana asked to put credit-scoring v1 into Prod")
     expect(page.locator("#audit-table")).to_contain_text("completed the approvals: credit-scoring v1 may go to UAT")
+
+
+def test_the_access_review_lists_the_demos_roles_and_who_granted_them(page, live_server, plain_http_cookies):
+    import io
+
+    from modelgate.core import demo
+    from tests.portal.conftest import environments
+
+    environments()
+    demo.seed(io.StringIO())
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("audrey")
+    page.get_by_label("Password").fill(demo.demo_password("audrey"))
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Audit", exact=True).click()
+    page.get_by_role("link", name="access review").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Access review")
+    for role, holders in (("Data scientist", "dana, mara, otto"), ("ML engineer", "mel"), ("Business approver", "bea"),
+                          ("Risk officer", "rick"), ("Auditor", "audrey"), ("Administrator", "ada")):
+        expect(page.locator(f'#roles-table tr[data-role="{role}"] td')).to_have_text(holders)
+    expect(page.locator('#people-table tr[data-user="bea"]')).to_contain_text("no team")
+    expect(page.locator("#team-list")).to_contain_text("Credit Risk: dana, mel")
+    expect(page.locator("#membership-changes")).to_contain_text("system gave bea the role Business approver")
+    expect(page.locator("#membership-changes")).to_contain_text("system added dana to team Credit Risk")

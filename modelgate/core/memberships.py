@@ -1,0 +1,55 @@
+"""Role and team membership changes, audited wherever they are made — the portal's services,
+the REST API, the Django admin's user form, a shell: all change ``user.groups``, and Django's
+``m2m_changed`` signal (framework glue) is the one place that sees every such change.
+
+Roles and teams are both auth groups: a role group is named after the role
+(``roles.ROLES``), a team's group is ``Team.group``. Each added or removed membership
+becomes one audit event in the chain, inside the transaction that made it:
+``role.grant``/``role.revoke`` about the user, ``team.add_member``/``team.remove_member``
+about the team, credited to whoever acts in the current context.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from modelgate.core import audit, roles
+
+_BEFORE_CLEAR = "_modelgate_groups_before_clear"
+
+
+def groups_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if action == "pre_clear":
+        # clear() names no ids: remember what is about to go.
+        ids = set(instance.groups.values_list("pk", flat=True)) if not reverse else set(instance.user_set.values_list("pk", flat=True))
+        setattr(instance, _BEFORE_CLEAR, ids)
+        return
+    if action == "post_clear":
+        pk_set, added = getattr(instance, _BEFORE_CLEAR, set()), False
+    elif action in ("post_add", "post_remove"):
+        added = action == "post_add"
+    else:
+        return
+    if not pk_set:
+        return
+    User = get_user_model()
+    if reverse:  # group.user_set.add(...): one group, many users
+        pairs = [(user, instance) for user in User.objects.filter(pk__in=pk_set)]
+    else:  # user.groups.add(...): one user, many groups
+        pairs = [(instance, group) for group in Group.objects.filter(pk__in=pk_set).select_related("team")]
+    for user, group in pairs:
+        _record(user, group, added)
+
+
+def _record(user, group, added: bool) -> None:
+    username = user.get_username()
+    team = getattr(group, "team", None)
+    if team is not None:
+        audit.record(action="team.add_member" if added else "team.remove_member", obj=team, team_slug=team.slug,
+                     changes={"member": {"before": None, "after": username} if added else {"before": username, "after": None}})
+    elif group.name in roles.ROLES:
+        label = roles.ROLE_LABELS.get(group.name, group.name)
+        audit.record(action="role.grant" if added else "role.revoke", obj=user, object_repr=username,
+                     changes={"role": {"before": None, "after": label} if added else {"before": label, "after": None}})
+    # Other groups carry no role and no team: nothing to audit.

@@ -98,7 +98,7 @@ def sla_alert_warnings(decision: Decision) -> list[DecisionWarning]:
     alerts = Alert.objects.filter(deployment=decision.deployment).exclude(state=AlertState.RESOLVED).select_related("rule")
     return [DecisionWarning("SLA alerts", f"Open alert in {decision.environment.name}: {alert.summary} "
                             f"({alert.get_state_display().lower()} since {readable.when(alert.opened_at)}).",
-                            reverse("telemetry:alert-list"), f"alert #{alert.pk}")
+                            reverse("telemetry:alert-detail", args=[alert.pk]), f"alert #{alert.pk}")
             for alert in alerts]
 
 

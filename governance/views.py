@@ -233,6 +233,28 @@ def waiting_for(user, limit: int = 20) -> list[dict]:
     return rows
 
 
+def decided_by_me(user, limit: int = 10) -> list[Approval]:
+    """The approver's own decisions, newest first (one query)."""
+    return list(Approval.objects.filter(user=user).select_related("request__version__registered_model", "request__environment")
+                .order_by("-created_at", "-id")[:limit])
+
+
+def reviews_due(user, limit: int = 15) -> list[Deployment]:
+    """Active deployments under a periodic-review policy (Prod) the user may see, the soonest due first."""
+    today = timezone.localdate()
+    rows = list(selectors.deployment_list(user).filter(status=DeploymentStatus.ACTIVE, review_by__isnull=False)
+                .order_by("review_by", "pk")[:limit])
+    for row in rows:
+        row.overdue = row.review_by < today
+    return rows
+
+
+def overrides_waiting(user, limit: int = 10) -> list[PromotionRequest]:
+    """Pending requests whose gate override waits for a risk officer."""
+    return list(selectors.promotion_request_list(user).filter(state=RequestState.PENDING, override_state="pending")
+                .order_by("submitted_at", "pk")[:limit])
+
+
 def my_open_requests(user, limit: int = 10):
     return list(
         PromotionRequest.objects.filter(requested_by=user, state__in=(RequestState.DRAFT, RequestState.PENDING, RequestState.APPROVED))

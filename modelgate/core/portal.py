@@ -69,6 +69,9 @@ def _governance_inbox(user) -> dict:
         "alerts": governance_selectors.governance_alerts(user=user)[:10],
         "waiting": governance_views.waiting_for(user),
         "my_requests": governance_views.my_open_requests(user),
+        "decided_by_me": governance_views.decided_by_me(user),
+        "reviews_due": governance_views.reviews_due(user),
+        "overrides_waiting": governance_views.overrides_waiting(user),
         "can_approve": user.has_perm("governance.approve_promotionrequest") and not roles.is_read_only(user),
     }
 

@@ -32,11 +32,12 @@ class CoreConfig(AppConfig):
         user_logged_in.connect(_logged_in, dispatch_uid="core.audit_login")
         # Role and team memberships are audited wherever they change (services, admin, shell).
         from django.contrib.auth import get_user_model
-        from django.db.models.signals import m2m_changed
+        from django.db.models.signals import m2m_changed, post_save
 
         from modelgate.core import memberships
 
         m2m_changed.connect(memberships.groups_changed, sender=get_user_model().groups.through, dispatch_uid="core.audit_memberships")
+        post_save.connect(memberships.user_saved, sender=get_user_model(), dispatch_uid="core.memberships_raw_load")
         user_logged_out.connect(_logged_out, dispatch_uid="core.audit_logout")
 
 

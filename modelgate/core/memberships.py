@@ -17,9 +17,19 @@ from django.contrib.auth.models import Group
 from modelgate.core import audit, roles
 
 _BEFORE_CLEAR = "_modelgate_groups_before_clear"
+_RAW = "_modelgate_loaded_raw"
+
+
+def user_saved(sender, instance, raw=False, **kwargs):
+    """``loaddata`` (a restore) saves each user raw, then sets its groups on the same object:
+    mark it, so replaying stored memberships records no new change."""
+    if raw:
+        setattr(instance, _RAW, True)
 
 
 def groups_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if getattr(instance, _RAW, False):
+        return
     if action == "pre_clear":
         # clear() names no ids: remember what is about to go.
         ids = set(instance.groups.values_list("pk", flat=True)) if not reverse else set(instance.user_set.values_list("pk", flat=True))

@@ -294,8 +294,9 @@ def test_it_builds_the_inbox_in_a_constant_number_of_queries(approver, ds_owner,
 
 # session, user, role groups, teams, recent activity, user perms, group perms, governance alerts
 # (overdue deployments, stale approvals), inbox (environments, pending requests with their
-# approvals), my open requests (their approvals only when there are some), open SLA alerts.
-HOME_QUERIES = 14
+# approvals), my open requests (their approvals only when there are some), decided by me,
+# reviews due (their splits only when there are some), overrides waiting, open SLA alerts.
+HOME_QUERIES = 17
 
 
 def test_it_previews_the_gates_of_a_draft_so_the_requester_sees_what_blocks_it(ds_owner, team_credit):

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from governance import selectors
+from governance import extensions, selectors
 from governance.choices import DeploymentStatus, RequestState
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import audit, roles
@@ -33,7 +33,7 @@ from modelgate.core.portal import htmx_partial, paginate
 from modelgate.core.selectors import audit_events_for
 from registry.models import ModelVersion
 
-# --- helpers the registry pages call (lazily: the registry does not depend on governance) ---
+# --- what governance shows on the registry's pages (registered in governance.contributions) ---
 
 
 def environments() -> list[Environment]:
@@ -267,17 +267,6 @@ def _visible_request(user, pk):
     return get_object_or_404(selectors.promotion_request_list(user), pk=pk)
 
 
-def _version_reports(user, version) -> list:
-    """Monitoring's reports on the version (kind, status, verdict), when monitoring is installed."""
-    try:
-        from monitoring.selectors import reports as report_selectors
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("monitoring"):
-            return []
-        raise
-    return list(report_selectors.report_list(user=user, version_id=version.pk).order_by("-created_at", "-pk")[:20])
-
-
 def _gates_for_page(req) -> tuple[list[dict], bool]:
     """Frozen evidence once submitted; for a draft, a preview evaluated now, so the
     requester sees which gate blocks submission and why (nothing is stored)."""
@@ -324,7 +313,8 @@ def _owner_actions(user, req) -> list[tuple[str, str]]:
 def request_detail(request, pk):
     req = _visible_request(request.user, pk)
     context = _request_context(request.user, req)
-    context["reports"] = _version_reports(request.user, req.version)
+    # Reports and other evidence higher apps contribute (governance.extensions).
+    context["reports"] = extensions.version_evidence(request.user, req.version)
     context["ci_results"] = list(CITestResult.objects.filter(version=req.version).order_by("-created_at")[:20])
     context["history"] = audit_events_for(request.user).filter(
         object_type="governance.promotionrequest", object_id=str(req.pk)

@@ -21,7 +21,7 @@ from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, permission_id, restrict
-from registry import aliases, schemas, selectors, sources, storage
+from registry import aliases, extensions, schemas, selectors, sources, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
     Artifact,
@@ -394,6 +394,8 @@ def modelversion_register(
             "status": version.status,
         }),
     )
+    # Higher apps' hooks (governance: the version.registered webhook), in this transaction.
+    extensions.version_registered(version)
     return version, True
 
 

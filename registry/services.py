@@ -553,6 +553,7 @@ def _check_artifact_writable(version: ModelVersion, path: str) -> None:
 
 @transaction.atomic
 def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: ModelVersion) -> ModelAlias:
+    _require_action(user, ModelAlias, "change")
     model = _lock_model_for_change(user, registered_model)
     if version.registered_model_id != model.pk:
         raise ApplicationError("version: belongs to another model.", fields={"version": ["belongs to another model"]})
@@ -579,6 +580,7 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
 
 @transaction.atomic
 def alias_delete(*, user, registered_model: RegisteredModel, alias: str) -> None:
+    _require_action(user, ModelAlias, "delete")
     model = _lock_model_for_change(user, registered_model)
     obj = ModelAlias.objects.filter(registered_model=model, alias=alias).select_related("version").first()
     if obj is None:

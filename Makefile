@@ -59,8 +59,9 @@ system-deps: ## Install Debian's chromium (browser tests), curl and jq (API guid
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium jq curl postgresql-client; \
 	  else echo "Browser tests need Debian's chromium, the API guide test curl and jq, the backup tests pg_dump: sudo apt-get install chromium jq curl postgresql-client"; exit 1; fi; }
 
-lint: venv ## ruff, Django checks, migrations up to date
+lint: venv ## ruff, import contracts (layers, no ML stack in the web process), Django checks, migrations up to date
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	SECRET_KEY=lint $(PY) manage.py check
 	SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
 

@@ -57,7 +57,7 @@ INSTALLED_APPS = [
     "axes",
     "modelgate.core",
     "registry",
-    "registry.mlflow",  # MLflow-compatible REST subset (no models; own label for its job handlers)
+    "governance.mlflow",  # MLflow-compatible REST subset (no models; own label for its job handlers)
     "governance",
     "monitoring",
     "monitoring.telemetry",

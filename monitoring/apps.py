@@ -6,7 +6,9 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
-        # Governance defines the gate interface; monitoring plugs its report-backed gates in.
-        from monitoring import report_gates
+        # Imported for their registrations: role grants, job handlers and Celery tasks
+        # (the ML stack itself loads lazily, in the worker's handlers only).
+        from monitoring import contributions, roles, tasks  # noqa: F401
 
-        report_gates.register()
+        # Report gates, the version page's reports, evidence on requests, the demo step.
+        contributions.register()

@@ -21,7 +21,7 @@ from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
 from modelgate.core.permissions import has_action_perm, permission_id, restrict
-from registry import aliases, schemas, selectors, sources, storage
+from registry import aliases, extensions, schemas, selectors, sources, storage
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
     Artifact,
@@ -394,6 +394,8 @@ def modelversion_register(
             "status": version.status,
         }),
     )
+    # Higher apps' hooks (governance: the version.registered webhook), in this transaction.
+    extensions.version_registered(version)
     return version, True
 
 
@@ -551,6 +553,7 @@ def _check_artifact_writable(version: ModelVersion, path: str) -> None:
 
 @transaction.atomic
 def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: ModelVersion) -> ModelAlias:
+    _require_action(user, ModelAlias, "change")
     model = _lock_model_for_change(user, registered_model)
     if version.registered_model_id != model.pk:
         raise ApplicationError("version: belongs to another model.", fields={"version": ["belongs to another model"]})
@@ -577,6 +580,7 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
 
 @transaction.atomic
 def alias_delete(*, user, registered_model: RegisteredModel, alias: str) -> None:
+    _require_action(user, ModelAlias, "delete")
     model = _lock_model_for_change(user, registered_model)
     obj = ModelAlias.objects.filter(registered_model=model, alias=alias).select_related("version").first()
     if obj is None:

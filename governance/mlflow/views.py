@@ -16,11 +16,11 @@ from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
+from governance.mlflow import filters, governance, selectors, services, wire
+from governance.mlflow.wire import ENDPOINT_NOT_FOUND, REQUEST_LIMIT_EXCEEDED, UNAUTHENTICATED, MlflowError, invalid
 from modelgate.api.authentication import BasicPasswordAuthentication, BearerTokenAuthentication
 from modelgate.core.errors import ApplicationError
 from registry import services as registry_services
-from registry.mlflow import filters, governance, selectors, services, wire
-from registry.mlflow.wire import ENDPOINT_NOT_FOUND, REQUEST_LIMIT_EXCEEDED, UNAUTHENTICATED, MlflowError, invalid
 
 _AUTHENTICATORS = {b"bearer": BearerTokenAuthentication(), b"basic": BasicPasswordAuthentication()}
 # Repeated query parameters MLflow sends as lists on GET.

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from governance.mlflow.selectors import model_not_found
+from governance.mlflow.wire import MlflowError, invalid
 from modelgate.core import audit, jobs
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
@@ -18,13 +20,12 @@ from modelgate.core.permissions import has_action_perm, restrict
 from registry import services as registry_services
 from registry import sources, storage
 from registry.choices import VersionStatus
-from registry.mlflow.selectors import model_not_found
-from registry.mlflow.wire import MlflowError, invalid
 from registry.models import ArtifactBlob, ModelVersion, RegisteredModel
 
 # MLflow's create has no team: a user in one team creates for it; a user in several
 # names it with this tag (it is a directive, not stored as a tag).
 TEAM_TAG = "modelgate.team"
+# The kind as stored in job rows since the API lived under registry/ (kept so queued jobs still run).
 VERIFY_JOB = "registry_mlflow.verify_source"
 
 

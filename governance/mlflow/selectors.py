@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
+from governance.mlflow import filters, governance, wire
+from governance.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from modelgate.core.permissions import restrict
 from registry import aliases
-from registry.mlflow import filters, governance, wire
-from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
 MAX_INT = 2**31 - 1  # version numbers are 32-bit integer columns

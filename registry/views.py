@@ -20,6 +20,7 @@ from modelgate.core.permissions import restrict
 from modelgate.core.portal import paginate
 from modelgate.core.selectors import audit_events_for
 from registry import extensions
+from registry import selectors as registry_selectors
 from registry.choices import Framework, VersionStatus
 from registry.models import ModelVersion, RegisteredModel, VersionParent
 
@@ -142,6 +143,7 @@ def version_detail(request, name, version):
         "packages": _packages(mv.environment),
         "serving": _flat(mv.serving),
         "lineage": lineage_diagram(mv, parents, children),
+        "run_resolution": registry_selectors.training_run_resolution(version=mv),
         "history": history,
     }
     context["panels"] = render_panels(request, extensions.VERSION_PANELS, mv, context)
@@ -240,7 +242,13 @@ def lineage_diagram(mv, parents, children) -> dict:
     for dv in mv.trained_on.all():
         left.append({"kind": "dataset", "label": f"{dv.dataset.name}@{dv.version}", "sub": "training data"})
     if mv.training_run_id:
-        left.append({"kind": "run", "label": f"run {mv.training_run.external_id}"[:28], "sub": "training run"})
+        run = mv.training_run
+        left.append({"kind": "run", "label": f"run {run.name or run.external_id}"[:28], "sub": f"training run {run.external_id}",
+                     "url": run.url})
+        # Dataset inputs as the tracking server reported them (not registry datasets: no page of ours).
+        for ds in run.datasets:
+            left.append({"kind": "dataset", "label": f"{ds.get('name') or 'dataset'}@{(ds.get('digest') or '')[:8]}"[:28],
+                         "sub": f"{ds.get('context') or 'input'} data (tracking server)"})
     elif mv.run_id:
         left.append({"kind": "run", "label": f"run {mv.run_id}"[:28], "sub": "training run"})
     commit = mv.source_commit or (mv.training_run.commit if mv.training_run_id else "")

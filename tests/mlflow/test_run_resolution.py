@@ -175,4 +175,6 @@ def test_it_records_the_run_once_and_audits_it(db, ds_owner, no_tracking_server)
     assert TrainingRun.objects.count() == 1
     html = _page(ds_owner)
     assert 'href="http://mlflow.example/#/experiments/7/runs/run-abc"' in html and "credit-train@abcd1234" in html
+    # The lineage diagram: the run node links to the run's page, its dataset input is a node too.
+    assert '<a href="http://mlflow.example/#/experiments/7/runs/run-abc">' in html and "training data (tracking server)" in html
     assert "data-run-state" not in html

@@ -19,7 +19,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from modelgate.core import audit, jobs, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
-from modelgate.core.models import Job, Team
+from modelgate.core.models import Job, JobStatus, Team
 from modelgate.core.permissions import has_action_perm, permission_id, restrict
 from registry import aliases, extensions, schemas, selectors, sources, storage, tracking
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
@@ -711,6 +711,31 @@ def training_run_resolve_later(*, user, version: ModelVersion) -> Job | None:
     if not version.logged_model_id or version.run_id or not tracking.configured():
         return None
     return jobs.enqueue(kind=RESOLVE_RUN_JOB, params={"version_id": version.pk}, user=user, obj=version)
+
+
+@transaction.atomic
+def training_run_resolve_again(*, user, version: ModelVersion) -> Job:
+    """Ask the tracking server once more (it gave up, refused the service account, or was
+    configured after the version was registered). Needs the right to change the version."""
+    version = _lock_version_for_change(user, version)
+    if version.training_run_id or version.run_id:
+        raise ConflictError(f"Version {version} already has its training run.", code="illegal_transition")
+    if not version.logged_model_id:
+        raise ApplicationError(f"Version {version} has no MLflow logged-model id to find a run for.")
+    if not tracking.configured():
+        raise ConflictError(f"No MLflow tracking server is configured. {tracking.CONFIGURE_HINT}", code="not_configured")
+    pending = Job.objects.filter(
+        kind=RESOLVE_RUN_JOB, object_type="registry.modelversion", object_id=str(version.pk),
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+    )
+    if pending.exists():
+        raise ConflictError("The tracking server is already being asked for this version's run.", code="already_running")
+    job = jobs.enqueue(kind=RESOLVE_RUN_JOB, params={"version_id": version.pk}, user=user, obj=version)
+    audit.record(
+        action="registry.version.training_run_requested", obj=version, **_model_audit(version.registered_model),
+        changes={"job": {"before": None, "after": str(job.pk)}},
+    )
+    return job
 
 
 def modelversion_resolve_training_run(*, version_id: int) -> dict:

@@ -108,7 +108,7 @@ def refusing_tracking_server(settings):
 
 
 def test_it_asks_with_the_service_account_never_the_callers_token(
-    db, ds_owner, refusing_tracking_server, run_jobs_inline, django_capture_on_commit_callbacks,
+    db, ds_owner, auditor, refusing_tracking_server, run_jobs_inline, django_capture_on_commit_callbacks,
 ):
     api = MlflowApi(ds_owner)
     with django_capture_on_commit_callbacks(execute=True):
@@ -120,6 +120,19 @@ def test_it_asks_with_the_service_account_never_the_callers_token(
     assert job.status == JobStatus.FAILED and "refused Modelgate's service account (403: Permission denied)" in job.error
     html = _page(ds_owner)
     assert 'data-run-state="failed"' in html and "MLFLOW_TRACKING_SERVER_TOKEN" in html and "The version itself is usable" in html
+
+    # Once the token is fixed, whoever may change the version asks again; a read-only auditor may not.
+    resolve = "/registry/models/credit-scorer/versions/1/training-run/resolve/"
+    assert 'data-testid="resolve-run"' in html and 'data-testid="resolve-run"' not in _page(auditor)
+    reader = Client()
+    reader.force_login(auditor)
+    assert reader.post(resolve).status_code == 403
+    owner = Client()
+    owner.force_login(ds_owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner.post(resolve).status_code == 302
+    assert len(refusing_tracking_server) == 2 and Job.objects.filter(kind=tracking.RESOLVE_RUN_JOB).count() == 2
+    assert AuditEvent.objects.filter(action="registry.version.training_run_requested", actor_username="dana").exists()
 
 
 def test_it_retries_a_tracking_server_that_is_down_then_gives_up_saying_why(

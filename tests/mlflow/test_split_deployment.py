@@ -159,8 +159,8 @@ def test_it_records_the_run_of_a_model_logged_to_the_tracking_server(
 ):
     client = mlflow_split_client(ds_owner)
     frame, target = _training_data()
-    mlflow.set_experiment("credit")
-    with mlflow.start_run(run_name="credit-lr") as run:
+    experiment_id = client.create_experiment("credit")  # not set_experiment: no fluent state left for later tests
+    with mlflow.start_run(experiment_id=experiment_id, run_name="credit-lr") as run:
         model = LogisticRegression(C=0.5, max_iter=200).fit(frame, target)
         mlflow.log_params({"C": 0.5, "max_iter": 200})
         mlflow.log_metric("auc", 0.91)

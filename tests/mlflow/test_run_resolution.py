@@ -14,6 +14,7 @@ from django.test import Client
 from modelgate.core.models import AuditEvent, Job, JobStatus
 from registry import services, tracking
 from registry.models import ModelVersion, TrainingRun
+from tests.conftest import api_for
 from tests.mlflow.helpers import MlflowApi
 
 MODEL_ID = "m-6f0c7a3b9d2e4f1a8b5c0d9e7f6a5b4c"
@@ -191,3 +192,9 @@ def test_it_records_the_run_once_and_audits_it(db, ds_owner, no_tracking_server)
     # The lineage diagram: the run node links to the run's page, its dataset input is a node too.
     assert '<a href="http://mlflow.example/#/experiments/7/runs/run-abc">' in html and "training data (tracking server)" in html
     assert "data-run-state" not in html
+    # The REST API: the version names its logged model, the run record its link and dataset inputs.
+    api = api_for(ds_owner)
+    body = api.get("/api/v1/models/credit-scorer/versions/1/").json()
+    assert (body["logged_model_id"], body["run_id"], body["training_run"]) == (MODEL_ID, "run-abc", "run-abc")
+    (listed,) = api.get("/api/v1/training-runs/").json()["results"]
+    assert (listed["url"], listed["name"], listed["datasets"][0]["context"]) == (run.url, "credit-lr", "training")

@@ -9,7 +9,7 @@ class RegistryConfig(AppConfig):
         from modelgate.core.backup import register_blob_source
         from modelgate.core.demo import register_demo_step
         from modelgate.core.selectors import register_audit_model_scope
-        from registry import demo, roles, storage  # noqa: F401 (roles: grants its role permissions)
+        from registry import demo, roles, storage, tasks  # noqa: F401 (roles: grants its role permissions; tasks: registers its job handlers)
         from registry.selectors import visible_model_ids
 
         # Audit events about a model are read by those who may see the model.

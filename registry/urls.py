@@ -11,5 +11,6 @@ urlpatterns = [
     path("models/", views.model_list, name="model-list"),
     path("models/<str:name>/", views.model_detail, name="model-detail"),
     path("models/<str:name>/versions/<id:version>/", views.version_detail, name="version-detail"),
+    path("models/<str:name>/versions/<id:version>/training-run/resolve/", views.training_run_resolve, name="training-run-resolve"),
 ]
 urlpatterns += [path("models/<str:name>/versions/<id:version>/", include(routes)) for routes in extensions.VERSION_ROUTES]

@@ -8,18 +8,25 @@ columns and filters owned by higher apps come through ``registry.extensions``.
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
+from modelgate.core.errors import ApplicationError
 from modelgate.core.models import Team
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import paginate
 from modelgate.core.selectors import audit_events_for
 from registry import extensions
+from registry import selectors as registry_selectors
+from registry import services as registry_services
 from registry.choices import Framework, VersionStatus
 from registry.models import ModelVersion, RegisteredModel, VersionParent
 
@@ -133,6 +140,7 @@ def version_detail(request, name, version):
     history = audit_events_for(request.user).filter(about_version, registered_model_id=model.pk).order_by("-id")[:50]
     for artifact in artifacts:
         artifact.download_url = _download_url(mv, artifact)
+    run_resolution = registry_selectors.training_run_resolution(version=mv)
     context = {
         "model": model,
         "mv": mv,
@@ -142,6 +150,9 @@ def version_detail(request, name, version):
         "packages": _packages(mv.environment),
         "serving": _flat(mv.serving),
         "lineage": lineage_diagram(mv, parents, children),
+        "run_resolution": run_resolution,
+        "can_resolve_run": bool(run_resolution) and run_resolution["state"] in ("failed", "not_requested")
+        and restrict(ModelVersion.objects.filter(pk=mv.pk), request.user, "change").exists(),
         "history": history,
     }
     context["panels"] = render_panels(request, extensions.VERSION_PANELS, mv, context)
@@ -162,6 +173,25 @@ def render_panels(request, point, obj, page_context: dict) -> dict[str, list[str
 def _download_url(mv, artifact) -> str:
     """The registry API's streaming download (GET, with Range); session auth works for the portal user."""
     return reverse("v1:artifact-detail", kwargs={"name": mv.registered_model.name, "version": mv.version, "path": artifact.path})
+
+
+@require_POST
+@login_required
+def training_run_resolve(request, name, version):
+    """Ask the tracking server again for the version's training run (the service decides and refuses)."""
+    model = _visible_model(request.user, name)
+    mv = get_object_or_404(ModelVersion.objects.select_related("registered_model__team"), registered_model=model, version=version)
+    try:
+        registry_services.training_run_resolve_again(user=request.user, version=mv)
+    except ApplicationError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied(exc.message) from None
+        if exc.status_code == 404:
+            raise Http404(exc.message) from None
+        messages.error(request, f"Refused: {exc.message}")
+    else:
+        messages.success(request, "Asking the tracking server again for the training run.")
+    return redirect(reverse("registry:version-detail", args=[name, version]) + "#training-run")
 
 
 def _flat(value, prefix="") -> list[tuple[str, str]]:
@@ -240,7 +270,13 @@ def lineage_diagram(mv, parents, children) -> dict:
     for dv in mv.trained_on.all():
         left.append({"kind": "dataset", "label": f"{dv.dataset.name}@{dv.version}", "sub": "training data"})
     if mv.training_run_id:
-        left.append({"kind": "run", "label": f"run {mv.training_run.external_id}"[:28], "sub": "training run"})
+        run = mv.training_run
+        left.append({"kind": "run", "label": f"run {run.name or run.external_id}"[:28], "sub": f"training run {run.external_id}",
+                     "url": run.url})
+        # Dataset inputs as the tracking server reported them (not registry datasets: no page of ours).
+        for ds in run.datasets:
+            left.append({"kind": "dataset", "label": f"{ds.get('name') or 'dataset'}@{(ds.get('digest') or '')[:8]}"[:28],
+                         "sub": f"{ds.get('context') or 'input'} data (tracking server)"})
     elif mv.run_id:
         left.append({"kind": "run", "label": f"run {mv.run_id}"[:28], "sub": "training run"})
     commit = mv.source_commit or (mv.training_run.commit if mv.training_run_id else "")

@@ -76,7 +76,7 @@ _VERSION_ANNOTATIONS = ("creator_username", "mlflow_aliases", *governance.stage_
 # in MLflow's format select these in ``values()``: the schema, signature-sample,
 # environment, metrics and params JSON no answer shows are not read nor decoded.
 _WIRE_VERSION_FIELDS = (
-    "id", "registered_model_id", "version", "status", "status_message", "description", "source_uri", "run_id", "tags",
+    "id", "registered_model_id", "version", "status", "status_message", "description", "source_uri", "run_id", "logged_model_id", "tags",
     "created_at", "updated_at",
 )
 

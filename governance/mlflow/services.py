@@ -20,7 +20,7 @@ from modelgate.core.permissions import has_action_perm, restrict
 from registry import services as registry_services
 from registry import sources, storage
 from registry.choices import VersionStatus
-from registry.models import ArtifactBlob, ModelVersion, RegisteredModel
+from registry.models import LOGGED_MODEL_ID_VALIDATOR, ArtifactBlob, ModelVersion, RegisteredModel
 
 # MLflow's create has no team: a user in one team creates for it; a user in several
 # names it with this tag (it is a directive, not stored as a tag).
@@ -66,7 +66,8 @@ def registered_model_create(*, user, name: str, tags: dict, description: str = "
 
 
 def model_version_create(
-    *, user, model_name: str, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
+    *, user, model_name: str, source: str, run_id: str = "", model_id: str = "", tags: dict | None = None,
+    description: str = "",
 ) -> ModelVersion:
     """Register a version from an MLflow ``source``.
 
@@ -81,7 +82,11 @@ def model_version_create(
     """
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
-    fields = {"source_uri": source, "run_id": run_id, "tags": tags or {}, "description": description}
+    if model_id and not LOGGED_MODEL_ID_VALIDATOR.regex.match(model_id):
+        raise invalid("Parameter 'model_id' must be 1–100 letters, digits, '-', '_' or '.' (an MLflow logged-model id).")
+    # MLflow 3 sends the logged model's id (source models:/m-…) and no run id: the registry
+    # asks the tracking server for the run (registry.services.training_run_resolve_later).
+    fields = {"source_uri": source, "run_id": run_id, "logged_model_id": model_id, "tags": tags or {}, "description": description}
     try:
         if not needs_verification(source):
             return registry_services.modelversion_register(user=user, model_name=model_name, ready=True, **fields)[0]

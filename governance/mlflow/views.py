@@ -215,7 +215,7 @@ def _create_version(user, params):
     name = _required(params, "name")
     version = services.model_version_create(
         user=user, model_name=name, source=_required(params, "source"), run_id=_optional(params, "run_id") or "",
-        tags=services.tags_from_wire(params.get("tags")), description=_optional(params, "description") or "",
+        model_id=_optional(params, "model_id") or "", tags=services.tags_from_wire(params.get("tags")), description=_optional(params, "description") or "",
     )
     # A new version has no aliases and no deployment: answer from the object, no re-read.
     version.creator_username = user.get_username()

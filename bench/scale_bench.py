@@ -57,16 +57,21 @@ def mg_env(db: str) -> dict:
 
 
 SETUP = """
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.contrib.sessions.backends.db import SessionStore
 from modelgate.core import roles
-from modelgate.core.services import team_add_member, team_create, token_create
+from modelgate.core.services import team_add_member, team_create
 user = get_user_model().objects.create(username="bench")
 user.groups.add(Group.objects.get(name=roles.DATA_SCIENTIST))
 teams = [team_create(name=f"team {i}", slug=f"team-{i}") for i in range(10)]
 team_add_member(team=teams[0], user=user)
+"""
+CREDENTIALS = """
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from modelgate.core.services import token_create
+user = get_user_model().objects.get(username="bench")
 session = SessionStore()
 session["_auth_user_id"] = str(user.pk)
 session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
@@ -76,12 +81,18 @@ print(token_create(user=user, name="bench")[1], session.session_key, settings.SE
 """
 
 
-def load_modelgate(db: str, models: int, versions: int) -> tuple[str, str]:
+def credentials(db: str) -> tuple[str, str]:
+    """A new API token and portal session cookie for the bench user."""
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", CREDENTIALS], cwd=ROOT, env=mg_env(db),
+                         check=True, capture_output=True, text=True).stdout.split()
+    token, session, cookie = out[-3:]
+    return token, f"{cookie}={session}"
+
+
+def load_modelgate(db: str, models: int, versions: int) -> None:
     env = mg_env(db)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    out = subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", SETUP], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout.split()
-    token, session, cookie = out[-3:]
+    subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", SETUP], cwd=ROOT, env=env, check=True)
     perms = psql(db, "SELECT string_agg(p.id::text, ',') FROM auth_permission p JOIN django_content_type c ON "
                      "c.id = p.content_type_id WHERE c.app_label = 'registry' AND p.codename IN "
                      "('view_registeredmodel', 'change_registeredmodel', 'delete_registeredmodel')").strip()
@@ -102,7 +113,6 @@ def load_modelgate(db: str, models: int, versions: int) -> tuple[str, str]:
                m.created_at + (v || ' seconds')::interval, m.created_at + (v || ' seconds')::interval, m.id
         FROM registry_registeredmodel m, generate_series(1, {versions}) AS v;
     """)
-    return token, f"{cookie}={session}"
 
 
 def load_mlflow(db: str, venv: Path, models: int, versions: int) -> None:
@@ -163,7 +173,7 @@ def queries(models: int, versions: int) -> list[tuple[str, str, bool]]:
             {"filter": f"name='{some}'"}), False),
         ("MLflow get version", f"/api/2.0/mlflow/model-versions/get?name={some}&version={versions // 2 or 1}", False),
         ("REST versions ?metric=auc>=0.99", "/api/v1/versions/?" + urlencode({"metric": "auc>=0.99", "limit": 25}), True),
-        ("portal catalog /models/", "/models/", True),
+        ("portal catalog /registry/models/", "/registry/models/", True),
     ]
 
 
@@ -173,12 +183,24 @@ def measure(servers: dict, repeat: int, models: int, versions: int) -> dict:
         for name, (url, headers) in servers.items():
             if mg_only and name != "modelgate":
                 continue
-            get(url + path, headers)  # warm: the worker's first request on this path
-            times = sorted(get(url + path, headers) for _ in range(repeat))
-            row = {"p50_ms": round(statistics.median(times) * 1000, 1),
-                   "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))] * 1000, 1)}
+            times, failed = [], []
+            for attempt in range(repeat + 1):
+                started = time.perf_counter()
+                try:
+                    took = get(url + path, headers)
+                except OSError as exc:  # e.g. a worker killed mid-request: counted, not fatal
+                    failed.append(f"{time.perf_counter() - started:.1f} s: {exc}")
+                    time.sleep(5)  # let the server replace the worker
+                    continue
+                if attempt:  # the first one warms the worker on this path
+                    times.append(took)
+            times.sort()
+            row = {"p50_ms": round(statistics.median(times) * 1000, 1) if times else None,
+                   "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))] * 1000, 1) if times else None,
+                   "ok": len(times), "failed": failed}
             out[f"{label} | {name}"] = row
-            print(f"  {label:<38} {name:<10} p50 {row['p50_ms']:>8.1f} ms   p95 {row['p95_ms']:>8.1f} ms", flush=True)
+            print(f"  {label:<38} {name:<10} p50 {row['p50_ms']} ms   p95 {row['p95_ms']} ms   ok {len(times)}"
+                  + (f"   failed {len(failed)}: {failed[0]}" if failed else ""), flush=True)
     return out
 
 
@@ -187,6 +209,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=100_000)
     parser.add_argument("--versions", type=int, default=10, help="versions per model")
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--repeat-before", type=int, default=5, help="repetitions before ANALYZE (MLflow's take seconds each)")
     parser.add_argument("--mg-db", default="mg_scale")
     parser.add_argument("--mlflow-db", default="mlflow_scale")
     parser.add_argument("--mg-port", type=int, default=8000)
@@ -194,17 +217,20 @@ def main() -> None:
     parser.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/mlflow-venv"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/scale-bench"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--reuse", action="store_true", help="keep the databases a previous run loaded (not analysed)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    for db in (args.mg_db, args.mlflow_db):
-        fresh_database(db)
-    started = time.monotonic()
-    token, cookie = load_modelgate(args.mg_db, args.models, args.versions)
-    print(f"Modelgate loaded in {time.monotonic() - started:.0f} s", flush=True)
-    started = time.monotonic()
-    load_mlflow(args.mlflow_db, args.mlflow_venv, args.models, args.versions)
-    print(f"MLflow loaded in {time.monotonic() - started:.0f} s", flush=True)
+    if not args.reuse:
+        for db in (args.mg_db, args.mlflow_db):
+            fresh_database(db)
+        started = time.monotonic()
+        load_modelgate(args.mg_db, args.models, args.versions)
+        print(f"Modelgate loaded in {time.monotonic() - started:.0f} s", flush=True)
+        started = time.monotonic()
+        load_mlflow(args.mlflow_db, args.mlflow_venv, args.models, args.versions)
+        print(f"MLflow loaded in {time.monotonic() - started:.0f} s", flush=True)
+    token, cookie = credentials(args.mg_db)
 
     mg_url, mlflow_url = f"http://127.0.0.1:{args.mg_port}", f"http://127.0.0.1:{args.mlflow_port}"
     mg_headers = {"Authorization": f"Bearer {token}", "Cookie": cookie}
@@ -219,7 +245,7 @@ def main() -> None:
     results = {"models": args.models, "versions": args.models * args.versions, "load": os.getloadavg()}
     try:
         print(f"before ANALYZE (load {os.getloadavg()[0]:.1f})", flush=True)
-        results["before_analyze"] = measure(servers, args.repeat, args.models, args.versions)
+        results["before_analyze"] = measure(servers, args.repeat_before, args.models, args.versions)
         for db in (args.mg_db, args.mlflow_db):
             psql(db, "ANALYZE")
         print(f"after ANALYZE (load {os.getloadavg()[0]:.1f})", flush=True)

@@ -71,7 +71,7 @@ print(token_create(user=user, name='bench')[1])
 " | tail -n 1)
 
 SERVER_PID=
-trap '[ -n "$SERVER_PID" ] && kill -TERM -- "-$SERVER_PID" 2>/dev/null' EXIT  # never leave a server running
+trap '[ -z "$SERVER_PID" ] || kill -TERM -- "-$SERVER_PID" 2>/dev/null || true' EXIT  # never leave a server running
 start_server() {  # $1: mlflow or a label of MG_TREES; sets URL, AUTH, SERVER_PID
   # Each server in a process group of its own (setsid), so stopping it ends its workers too.
   if [ "$1" != mlflow ]; then

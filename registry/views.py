@@ -11,7 +11,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -40,13 +41,17 @@ SORTS = {
 
 
 def _catalog_queryset(user, params):
-    latest = ModelVersion.objects.filter(registered_model=OuterRef("pk")).order_by("-version")
+    # Per-model subqueries, not a GROUP BY over every version of every visible model:
+    # PostgreSQL computes them for the page's rows only (the newest version and the count
+    # come from the (model, version) index).
+    versions = ModelVersion.objects.filter(registered_model=OuterRef("pk"))
+    latest = versions.order_by("-version")
     qs = (
         restrict(RegisteredModel.objects.all(), user, "view")
         .select_related("team")
         .annotate(
-            version_count=Count("versions", distinct=True),
-            latest_version=Max("versions__version"),
+            version_count=Coalesce(Subquery(versions.order_by().values("registered_model").annotate(n=Count("pk")).values("n")), 0),
+            latest_version=Subquery(latest.values("version")[:1]),
             latest_status=Subquery(latest.values("status")[:1]),
             latest_framework=Subquery(latest.values("framework")[:1]),
         )

@@ -5,13 +5,15 @@ serves in the target environment now.
 Governance owns the page and the facts it holds (metrics, CI results, deployments).
 Apps that know more fill three extension points in their ``AppConfig.ready()``:
 
-- ``register_decision_warning(func)``: ``func(decision) -> list[DecisionWarning]``
+Each is a ``modelgate.core.extensions.ExtensionPoint``, registered under a key:
+
+- ``register_decision_warning(key, func)``: ``func(decision) -> list[DecisionWarning]``
   (monitoring: failing or stale drift report, empty model-card considerations, open SLA
   alerts, reports on another dataset than the gates read; model risk: open validation
   findings);
-- ``register_comparison_rows(func)``: ``func(decision) -> list[ComparisonRow]``
+- ``register_comparison_rows(key, func)``: ``func(decision) -> list[ComparisonRow]``
   (monitoring: fairness ratio per group, drift verdict);
-- ``register_evidence_section(func)``: ``func(decision) -> list[EvidenceSection]``, the
+- ``register_evidence_section(key, func)``: ``func(decision) -> list[EvidenceSection]``, the
   evidence pack's chapters (monitoring: reports' key tables and charts, the model card).
 
 Every provider receives a ``Decision`` about a request the user may see; the version and
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from governance.choices import DeploymentStatus, TestKind
 from governance.models import CITestResult, Deployment, PromotionRequest
 from modelgate.core import readable
+from modelgate.core.extensions import ExtensionPoint
 from registry.models import ModelVersion
 
 CANDIDATE, CURRENT = "candidate", "current"
@@ -87,27 +90,21 @@ class Decision:
         return [g["evidence"][key] for g in self.gates if g.get("evidence", {}).get(key)]
 
 
-_WARNINGS: list[Callable[[Decision], list[DecisionWarning]]] = []
-_COMPARISONS: list[Callable[[Decision], list[ComparisonRow]]] = []
-_SECTIONS: list[Callable[[Decision], list[EvidenceSection]]] = []
+DECISION_WARNINGS: ExtensionPoint[Callable[[Decision], list[DecisionWarning]]] = ExtensionPoint("decision warnings")
+COMPARISON_ROWS: ExtensionPoint[Callable[[Decision], list[ComparisonRow]]] = ExtensionPoint("comparison rows")
+EVIDENCE_SECTIONS: ExtensionPoint[Callable[[Decision], list[EvidenceSection]]] = ExtensionPoint("evidence sections")
 
 
-def _register(registry: list, func):
-    if func not in registry:
-        registry.append(func)
-    return func
+def register_decision_warning(key: str, func, *, order: int = 100):
+    return DECISION_WARNINGS.register(key, func, order=order)
 
 
-def register_decision_warning(func):
-    return _register(_WARNINGS, func)
+def register_comparison_rows(key: str, func, *, order: int = 100):
+    return COMPARISON_ROWS.register(key, func, order=order)
 
 
-def register_comparison_rows(func):
-    return _register(_COMPARISONS, func)
-
-
-def register_evidence_section(func):
-    return _register(_SECTIONS, func)
+def register_evidence_section(key: str, func, *, order: int = 100):
+    return EVIDENCE_SECTIONS.register(key, func, order=order)
 
 
 # --- building it ------------------------------------------------------------------------
@@ -165,14 +162,14 @@ def summary(decision: Decision) -> dict:
 
 def warnings(decision: Decision) -> list[DecisionWarning]:
     out = []
-    for provider in _WARNINGS:
+    for provider in DECISION_WARNINGS:
         out += provider(decision)
     return out
 
 
 def evidence_sections(decision: Decision) -> list[EvidenceSection]:
     out = []
-    for provider in _SECTIONS:
+    for provider in EVIDENCE_SECTIONS:
         out += provider(decision)
     return out
 
@@ -228,7 +225,7 @@ def comparison(decision: Decision) -> list[ComparisonRow]:
                                     higher_is_better=_direction(metric)))
     rows.append(compare_numbers("Latency", "p95 latency (CI acceptance test)", _acceptance_p95(candidate),
                                 _acceptance_p95(current) if current else None, higher_is_better=False, unit="ms"))
-    for provider in _COMPARISONS:
+    for provider in COMPARISON_ROWS:
         rows += provider(decision)
     return rows
 

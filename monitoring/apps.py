@@ -6,10 +6,12 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
-        # Governance defines the gate interface; monitoring plugs its report-backed gates in.
-        from monitoring import audit_words, decision, report_gates
+        # Imported for their registrations: role grants, job handlers and Celery tasks
+        # (the ML stack itself loads lazily, in the worker's handlers only).
+        from monitoring import audit_words, contributions, decision, roles, tasks  # noqa: F401
 
-        report_gates.register()
+        # Report gates, the version page's reports, evidence on requests, the demo step.
+        contributions.register()
         # Warnings, comparison rows and evidence-pack chapters for governance's decision page.
         decision.register()
         # Reports' and SLA monitoring's audit events in sentences.

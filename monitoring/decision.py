@@ -189,11 +189,11 @@ def report_sections(decision: Decision) -> list[EvidenceSection]:
 
 
 def register() -> None:
-    for provider in (drift_warnings, model_card_warnings, sla_alert_warnings, dataset_warnings):
-        register_decision_warning(provider)
-    register_comparison_rows(fairness_rows)
-    register_comparison_rows(drift_rows)
-    register_evidence_section(report_sections)
+    for order, provider in enumerate((drift_warnings, model_card_warnings, sla_alert_warnings, dataset_warnings)):
+        register_decision_warning(f"monitoring.{provider.__name__}", provider, order=10 + order)
+    register_comparison_rows("monitoring.fairness", fairness_rows, order=10)
+    register_comparison_rows("monitoring.drift", drift_rows, order=20)
+    register_evidence_section("monitoring.reports", report_sections, order=10)
 
 
 def report_link(evidence: dict) -> list[tuple[str, str]]:

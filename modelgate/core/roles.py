@@ -1,7 +1,8 @@
 """Roles are auth groups; each grants object-less permissions (which actions).
 Teams decide which objects (guardian object permissions). The two are ANDed.
 
-Apps add their permissions to ROLE_PERMISSIONS; ``sync_role_permissions`` runs
+Apps add their permissions to ROLE_PERMISSIONS with ``grant()`` (their ``roles``
+module, imported by their ``AppConfig.ready()``); ``sync_role_permissions`` runs
 after every migrate and grants exactly what the table says (codenames that do
 not exist yet, e.g. an app not installed, are ignored).
 """
@@ -42,21 +43,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 
 def grant(role: str, *perms: str) -> None:
-    """Called by apps at import time (their roles module) to extend the table."""
+    """Extend the table; called by an app's roles module, which its ``AppConfig.ready()`` imports."""
     ROLE_PERMISSIONS.setdefault(role, []).extend(perms)
 
 
 def sync_role_permissions(sender=None, **kwargs):
-    # Each app's role grants live in its own ``roles`` module; import them so the table is complete.
-    from django.apps import apps
-
-    for config in apps.get_app_configs():
-        if config.name in ("registry", "governance", "monitoring"):
-            try:
-                __import__(f"{config.name}.roles")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.roles":
-                    raise
+    # Every installed app's grants are in the table: their ready() ran before any migrate signal.
     all_perms = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role)

@@ -13,6 +13,8 @@ class TelemetryConfig(AppConfig):
     verbose_name = "Monitoring: SLAs and telemetry"
 
     def ready(self):
-        # Role grants: modelgate.core.roles imports <app>.roles for top-level apps only,
-        # so this nested app registers its own before the post-migrate sync runs.
-        from monitoring.telemetry import roles  # noqa: F401
+        # Imported for their registrations: role grants and Celery tasks.
+        from monitoring.telemetry import contributions, roles, tasks  # noqa: F401
+
+        # The home page's SLA alerts and the demo step.
+        contributions.register()

@@ -118,11 +118,11 @@ def test_a_registered_warning_provider_is_shown_like_monitorings(approver, prod_
     def findings(d):
         return [decision.DecisionWarning("Validation findings", f"2 open findings on v{d.candidate.version}.", "/risk/", "findings")]
 
-    decision.register_decision_warning(findings)
+    decision.register_decision_warning("test.findings", findings)
     try:
         html = client_for(approver).get(f"/governance/requests/{prod_request[2].pk}/").content.decode()
     finally:
-        decision._WARNINGS.remove(findings)
+        decision.DECISION_WARNINGS.unregister("test.findings")
     assert "<strong>Validation findings:</strong> 2 open findings on v1." in html
 
 

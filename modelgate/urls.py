@@ -1,12 +1,11 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from modelgate.core import api as core_api
 from modelgate.core import auth_views as auth_views_mg
-from modelgate.core import health, people, portal
+from modelgate.core import health, oidc, people, portal
 
 core_router = DefaultRouter(trailing_slash=True)
 core_router.include_root_view = False
@@ -28,7 +27,10 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/login/", auth_views_mg.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", oidc.LogoutView.as_view(), name="logout"),
+    # Single sign-on: to the provider, and back from it (404 while OIDC_ISSUER is not set).
+    path("accounts/oidc/authenticate/", oidc.AuthenticateView.as_view(), name="oidc_authentication_init"),
+    path("accounts/oidc/callback/", oidc.CallbackView.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/2.0/mlflow/", include("governance.mlflow.urls")),

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from modelgate.api.viewsets import ReadOnlyRestrictedViewSet, parse_input
-from modelgate.core import roles, selectors
+from modelgate.core import roles, selectors, sso
 from modelgate.core.models import ApiToken, Job, Team
 from modelgate.core.services import (
     role_grant,
@@ -75,10 +75,18 @@ class MeView(APIView):
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
+    paused = serializers.SerializerMethodField(
+        help_text="Why the token does not work now (its owner has not signed in through single sign-on for "
+        "SSO_TOKEN_MAX_IDLE_DAYS), or empty when it works."
+    )
+
     class Meta:
         model = ApiToken
-        fields = ("id", "name", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+        fields = ("id", "name", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at", "paused")
         read_only_fields = ("key_prefix", "created_at", "last_used_at", "revoked_at")
+
+    def get_paused(self, token) -> str:
+        return self.context.get("idle_problem", "")
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
@@ -99,19 +107,23 @@ class ApiTokenViewSet(ReadOnlyRestrictedViewSet):
     def get_queryset(self):
         return super().get_queryset().filter(user=self.request.user)
 
+    def get_serializer_context(self):
+        # Tokens listed here are the user's own: one answer for all of them.
+        return super().get_serializer_context() | {"idle_problem": sso.token_idle_problem(self.request.user.pk)}
+
     @extend_schema(request=ApiTokenSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request):
         serializer = ApiTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, raw = token_create(user=request.user, **serializer.validated_data)
-        data = ApiTokenSerializer(token).data | {"token": raw}
+        data = ApiTokenSerializer(token, context=self.get_serializer_context()).data | {"token": raw}
         return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ApiTokenSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         token = token_revoke(token=self.get_object())
-        return Response(ApiTokenSerializer(token).data)
+        return Response(ApiTokenSerializer(token, context=self.get_serializer_context()).data)
 
 
 # --- teams and people ------------------------------------------------------------

@@ -60,6 +60,10 @@ _set("healthz", get=EVERYONE)
 _set("readyz", get=EVERYONE)
 _set("login", get=EVERYONE, post=EVERYONE, put=EVERYONE)
 _set("logout", post=EVERYONE)
+# Single sign-on routes answer 404 while OIDC_ISSUER is unset (as here); with it set they are
+# exercised against a real provider in tests/people/test_sso_browser.py.
+_set("oidc_authentication_init", get=NOBODY)
+_set("oidc_authentication_callback", get=NOBODY)
 # Public, but a revoked token presented to them is refused rather than ignored.
 _set("schema", get=EVERYONE - {REVOKED})
 _set("swagger-ui", get=EVERYONE - {REVOKED})

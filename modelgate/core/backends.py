@@ -1,6 +1,7 @@
 """Password sign-in, as Django's ModelBackend, with PASSWORD_LOGIN and break-glass."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 
@@ -16,8 +17,10 @@ class PasswordBackend(ModelBackend):
     while password login is off is audited (``auth.break_glass_login``)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
+        if password is None:
+            return None  # not a password sign-in (the OIDC callback asks every backend too)
         if username is None:
-            username = kwargs.get(self.UserModel.USERNAME_FIELD)
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
         if not password_login_allowed(username):
             return None
         user = super().authenticate(request, username=username, password=password, **kwargs)

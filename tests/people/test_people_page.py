@@ -73,3 +73,10 @@ def test_memberships_from_the_identity_provider_have_no_buttons_and_are_refused(
     refused = client.post(f"/people/teams/{team_fraud.pk}/members/{ds_owner.pk}/remove/", follow=True)
     assert b"comes from the identity provider" in refused.content
     assert ds_owner.groups.filter(pk=team_fraud.group_id).exists()
+
+
+def test_a_deactivated_account_is_signed_out_at_once(admin_user, ds_owner):
+    session = client_for(ds_owner)
+    assert session.get("/").status_code == 200
+    client_for(admin_user).post(f"/people/users/{ds_owner.pk}/active/", {"active": "false"})
+    assert session.get("/")["Location"].startswith("/accounts/login/")

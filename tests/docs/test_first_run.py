@@ -34,7 +34,9 @@ def first_run_blocks() -> list[tuple[str, str]]:
 def empty_installation(tmp_path):
     """Environment of a machine with nothing set up: a database file that does not exist yet."""
     database = tmp_path / "fresh.sqlite3"
-    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL")}
+    # The production settings module, not the test run's (tests/settings.py), and no services.
+    dropped = ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "MODELGATE_TEST_VAR_DIR")
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
     env.update(
         DATABASE_URL=f"sqlite:///{database}", MODELGATE_VAR_DIR=str(tmp_path / "var"), SECRET_KEY="first-run-test-key",
         ARTIFACT_STORE=str(tmp_path / "artifacts"), SECURE_COOKIES="false", DEBUG="false",
@@ -52,15 +54,16 @@ def _serve(env, log_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"gunicorn exited; see {log_path}"
+    while time.monotonic() < deadline and server.poll() is None:
         try:
-            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=5).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or its worker still starting
             time.sleep(0.3)
-    os.killpg(server.pid, signal.SIGTERM)
-    pytest.fail(f"gunicorn did not answer within 60 s; see {log_path}")
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    pytest.fail(f"gunicorn did not answer within 60 s: {Path(log_path).read_text()[-2000:]}")
 
 
 def test_the_readme_first_run_registers_a_model_from_an_empty_database(empty_installation, tmp_path):

@@ -104,7 +104,7 @@ def modelgate(directory, team_credit, tmp_path):
         OIDC_ROLE_MAP="mg-risk=risk_officer,mg-scientists=data_scientist", OIDC_TEAM_MAP="credit-analytics=credit",
         PASSWORD_LOGIN="false", BREAK_GLASS_USERS="ada",
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the production settings module, configured by environment only
     proc = _start([sys.executable, "-m", "gunicorn", "-c", "python:modelgate.gunicorn", "modelgate.wsgi",
                    "--bind", "127.0.0.1:8242", "--workers", "1", "--threads", "4"],
                   env, tmp_path / "modelgate.log", f"{MODELGATE}/healthz")

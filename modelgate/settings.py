@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from modelgate.env import env_bool, env_int, env_list, env_str
+from modelgate.env import env_bool, env_int, env_list, env_map, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MODELGATE_VAR_DIR", str(BASE_DIR / "var")))
@@ -230,7 +230,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out (username, client address) before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing passwords when PASSWORD_LOGIN is off (but for BREAK_GLASS_USERS).
+    "modelgate.core.backends.PasswordBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
@@ -256,6 +257,53 @@ AXES_CLIENT_IP_CALLABLE = "modelgate.core.middleware.request_client_address"
 AXES_LOCKOUT_CALLABLE = "modelgate.core.auth_views.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # lockout only: no table of every login (the audit trail records changes)
+# --- single sign-on (OpenID Connect, mozilla-django-oidc; docs/security.md) ----
+# On when OIDC_ISSUER is set. Endpoints come from the issuer's discovery document
+# (OIDC_DISCOVERY_URL to name another); the code flow always uses PKCE, state and nonce.
+OIDC_ISSUER = (env_str("OIDC_ISSUER", "") or "").rstrip("/")
+SSO_ENABLED = bool(OIDC_ISSUER)
+OIDC_DISCOVERY_URL = env_str("OIDC_DISCOVERY_URL", f"{OIDC_ISSUER}/.well-known/openid-configuration" if SSO_ENABLED else "")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+# Directory group (a value of OIDC_GROUPS_CLAIM) → role, and → team slug; re-applied at every sign-in.
+OIDC_ROLE_MAP = env_map("OIDC_ROLE_MAP")
+OIDC_TEAM_MAP = env_map("OIDC_TEAM_MAP")
+OIDC_PROVIDER_LOGOUT = env_bool("OIDC_PROVIDER_LOGOUT", True)
+OIDC_LOGIN_LABEL = env_str("OIDC_LOGIN_LABEL", "Sign in with your organisation account")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # sent back as id_token_hint when logging out at the provider
+OIDC_CREATE_USER = True
+OIDC_CALLBACK_CLASS = "modelgate.core.oidc.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "modelgate.core.oidc.AuthenticateView"
+OIDC_OP_LOGOUT_URL_METHOD = "modelgate.core.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+# A token whose user (an SSO user) has not signed in for this many days stops working
+# until they sign in again: directory changes reach tokens through sign-ins. 0: never.
+SSO_TOKEN_MAX_IDLE_DAYS = env_int("SSO_TOKEN_MAX_IDLE_DAYS", 30)
+# Off: no password sign-in on the portal, the admin or HTTP Basic (tokens only), except
+# BREAK_GLASS_USERS on the web, each such sign-in audited and flagged.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+BREAK_GLASS_USERS = env_list("BREAK_GLASS_USERS", [])
+if SSO_ENABLED:
+    if not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+        raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too (from the provider's client registration).")
+    if "openid" not in OIDC_RP_SCOPES.split():
+        raise ImproperlyConfigured(f"OIDC_SCOPES must include 'openid' (got {OIDC_RP_SCOPES!r}).")
+    AUTHENTICATION_BACKENDS.append("modelgate.core.oidc.OidcBackend")
+if not PASSWORD_LOGIN and not SSO_ENABLED:
+    raise ImproperlyConfigured("PASSWORD_LOGIN=false needs single sign-on (OIDC_ISSUER): otherwise nobody could sign in.")
+if SSO_TOKEN_MAX_IDLE_DAYS < 0:
+    raise ImproperlyConfigured("SSO_TOKEN_MAX_IDLE_DAYS must be 0 (never) or more.")
+# How long a portal session lasts; people sign in again after it (through SSO: a directory change applies then).
+SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE_HOURS", 12) * 3600
+if SESSION_COOKIE_AGE < 3600:
+    raise ImproperlyConfigured("SESSION_MAX_AGE_HOURS must be 1 or more.")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -183,3 +183,37 @@ class AuditChainHead(models.Model):
 
     def __str__(self):
         return f"audit chain head at #{self.last_event_id}"
+
+
+class IdpMembership(models.Model):
+    """A group membership (a team's group or a role's group) that the identity provider
+    gave: sign-in sync adds and removes these and only these. A membership of the same
+    user and group with no row here was granted by hand and is never touched by sync."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idp_memberships")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="idp_memberships")
+    claim_value = models.CharField(max_length=255, help_text="The claim value (directory group) that maps to it.")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "group"], name="core_idp_membership_unique")]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.group_id} from {self.claim_value}"
+
+
+class SsoIdentity(models.Model):
+    """Who a user is at the identity provider (issuer + subject, as OpenID Connect
+    identifies people) and when they last signed in there: API tokens of a user who
+    has not signed in for SSO_TOKEN_MAX_IDLE_DAYS stop working."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="core_sso_identity_unique")]
+
+    def __str__(self):
+        return f"{self.subject} at {self.issuer}"

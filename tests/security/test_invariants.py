@@ -601,6 +601,7 @@ ROUTE_INVARIANTS: dict[str, tuple[str, ...]] = {
     # Portal forms
     "registry:report-request": (MISSING, T, A),
     "registry:whatif-request": (T, A),
+    "registry:training-run-resolve": (T, A),
     "governance:request-decide": (SOD, T, A),
     "governance:request-override": (SOD, T, A),
     "governance:request-action": (T, A),

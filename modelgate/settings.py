@@ -142,7 +142,11 @@ CELERY_RESULT_BACKEND = None  # the Job table is the source of truth for results
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish with the broker down must fail fast: the job stays queued in the
 # database (the outbox) and the sweeper dispatches it when the broker is back.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# visibility_timeout (Redis): a message taken but never acknowledged (its worker node vanished)
+# is handed out again after this many seconds; it must exceed the hard time limit, or a task
+# still running would be delivered twice. The job sweeper acts sooner (JOB_STALE_RUNNING_SECONDS).
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.sweep_jobs", "schedule": 60.0},
@@ -171,6 +175,10 @@ MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS = env_int("MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS", 8) 
 
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)
+# A chunk of a fanned-out job whose worker died (child killed: redelivered at once; node lost:
+# re-queued by the sweeper) is tried at most this many times before it fails its parent.
+JOB_CHUNK_MAX_ATTEMPTS = env_int("JOB_CHUNK_MAX_ATTEMPTS", 3)
+JOB_RETRY_BACKOFF_SECONDS = env_int("JOB_RETRY_BACKOFF_SECONDS", 5)  # transient errors: 5, 10, 20 s
 
 # --- monitoring reports (worker side) ---------------------------------------
 # Pickle/joblib model files can run code when loaded: refused unless explicitly allowed,

@@ -32,6 +32,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = (
             "id", "kind", "status", "progress", "params", "result", "error", "object_type", "object_id",
             "created_at", "started_at", "finished_at", "attempts", "duration_seconds",
+            "parent", "chunk_index", "chunks_total", "chunks_done", "worker",
         )
 
 

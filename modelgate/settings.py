@@ -1,6 +1,5 @@
 """Modelgate settings: everything comes from environment variables (see README)."""
 
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -129,6 +128,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None  # embedded default: tasks run in-process
+# The queue every task goes to, from web and workers alike (a worker fanning a job out into
+# chunks publishes them here too); workers consume it by default.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -184,7 +186,7 @@ JOB_RETRY_BACKOFF_SECONDS = env_int("JOB_RETRY_BACKOFF_SECONDS", 5)  # transient
 # Pickle/joblib model files can run code when loaded: refused unless explicitly allowed,
 # and even then only from artifacts whose stored SHA-256 matches the bytes re-read.
 MODELGATE_ALLOW_PICKLE = env_bool("MODELGATE_ALLOW_PICKLE", False)
-REPORT_EXPLAIN_PROCESSES = env_int("REPORT_EXPLAIN_PROCESSES", os.cpu_count() or 1)
+# Rows per chunk job of an explanation: chunks spread over every worker process (docs/operations.md).
 REPORT_EXPLAIN_CHUNK_ROWS = env_int("REPORT_EXPLAIN_CHUNK_ROWS", 2000)
 REPORT_WHATIF_WAIT_SECONDS = env_int("REPORT_WHATIF_WAIT_SECONDS", 20)
 

@@ -279,14 +279,22 @@ def ping(job, report_progress):
     if job.params.get("fail"):
         raise ValueError(job.params["fail"])
     if job.params.get("chunks"):  # exercise the fan-out path: each chunk echoes its number, the merge lists them
-        return FanOut("core.ping_chunk", [{"number": n, "fail": n == job.params.get("fail_chunk")} for n in range(int(job.params["chunks"]))])
+        return FanOut("core.ping_chunk", [
+            {"number": n, "fail": n == job.params.get("fail_chunk"), "transient": n == job.params.get("transient_chunk"), "sleep": job.params.get("sleep", 0)}
+            for n in range(int(job.params["chunks"]))
+        ])
     return {"pong": True, "echo": job.params.get("echo")}
 
 
 @job_handler("core.ping_chunk")
 def ping_chunk(job, report_progress):
+    import time
+
+    time.sleep(float(job.params.get("sleep", 0)))
     if job.params.get("fail"):
         raise ValueError(f"chunk {job.params['number']} was told to fail")
+    if job.params.get("transient") and job.attempts == 0:  # first try only
+        raise TransientJobError(f"chunk {job.params['number']}: a passing hiccup")
     return {"number": job.params["number"], "worker": job.worker}
 
 

@@ -202,3 +202,20 @@ def test_it_gives_up_on_a_transient_failure_after_the_retries(run_jobs_inline):
     assert job.status == JobStatus.FAILED
     assert "Gave up after 4 attempts: store unreachable" in job.error
     assert job.attempts == 4
+
+
+@pytest.mark.worker
+@pytest.mark.xdist_group("celery-worker")
+@pytest.mark.django_db(transaction=True)
+def test_it_retries_a_transiently_failing_chunk_on_its_own_in_a_real_worker(celery_worker_process):
+    with transaction.atomic():
+        job = jobs.enqueue(kind="core.ping", params={"chunks": 4, "transient_chunk": 2})
+
+    done = wait_for(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=60)
+    job.refresh_from_db()
+    assert done, f"job still {job.status} ({job.chunks_done}/{job.chunks_total} chunks)"
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["numbers"] == [0, 1, 2, 3]
+    attempts = dict(job.chunks.values_list("chunk_index", "attempts"))
+    assert attempts == {0: 1, 1: 1, 2: 2, 3: 1}  # only the failing chunk ran again
+    assert "a passing hiccup" in job.chunks.get(chunk_index=2).error  # the last transient error stays visible

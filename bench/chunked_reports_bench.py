@@ -172,11 +172,12 @@ def summarise(run: dict, direct_seconds: float, direct_values) -> dict:
     phase = (max(c.finished_at for c in chunks) - min(c.started_at for c in chunks)).total_seconds()
     per_chunk = []
     for c in chunks:
-        s = c.result["seconds"]
+        s = dict(c.result["seconds"])
+        cached = s.pop("cached", 0)
         body = sum(s.values())
         wall = (c.finished_at - c.started_at).total_seconds()
         load = s["load_model"] + s["load_rows"] + s["build_explainer"] + s["store_values"]
-        per_chunk.append({"wall": wall, "body": body, "load": load, "load_model": s["load_model"], "load_rows": s["load_rows"],
+        per_chunk.append({"cached": cached, "wall": wall, "body": body, "load": load, "load_model": s["load_model"], "load_rows": s["load_rows"],
                           "build_explainer": s["build_explainer"], "store_values": s["store_values"], "shap": s["shap_values"]})
 
     def med(key):
@@ -190,6 +191,7 @@ def summarise(run: dict, direct_seconds: float, direct_values) -> dict:
         "median_chunk_wall": med("wall"), "median_chunk_shap": med("shap"), "median_chunk_load": med("load"),
         "median_load_model": med("load_model"), "median_load_rows": med("load_rows"), "median_build_explainer": med("build_explainer"),
         "median_store_values": med("store_values"),
+        "model_loads": sum(1 - p["cached"] for p in per_chunk),
         "load_share_of_chunk": round(sum(p["load"] for p in per_chunk) / sum(p["wall"] for p in per_chunk), 4),
         "job_overhead_per_chunk": round(statistics.median(p["wall"] - p["body"] for p in per_chunk), 4),
         "plan_seconds": round(report.timings.get("load", 0) + report.timings.get("build_explainer", 0) + report.timings.get("store_chunk_rows", 0), 2),

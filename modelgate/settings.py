@@ -180,6 +180,10 @@ JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIM
 # A chunk of a fanned-out job whose worker died (child killed: redelivered at once; node lost:
 # re-queued by the sweeper) is tried at most this many times before it fails its parent.
 JOB_CHUNK_MAX_ATTEMPTS = env_int("JOB_CHUNK_MAX_ATTEMPTS", 3)
+# A chunk running longer than this is taken for lost (its node vanished) and re-queued by the
+# sweeper. Chunks are short: a few times the expected chunk time keeps a lost node's cost low;
+# a chunk still alive past it only runs twice (its result counts once).
+JOB_STALE_CHUNK_SECONDS = env_int("JOB_STALE_CHUNK_SECONDS", JOB_STALE_RUNNING_SECONDS)
 JOB_RETRY_BACKOFF_SECONDS = env_int("JOB_RETRY_BACKOFF_SECONDS", 5)  # transient errors: 5, 10, 20 s
 
 # --- monitoring reports (worker side) ---------------------------------------

@@ -188,29 +188,51 @@ def _plan_explainability(report: Report, report_progress) -> FanOut:
     return FanOut(f"monitoring.{ReportKind.EXPLAINABILITY}.chunk", chunks, state)
 
 
+# The last explainer this process built for a chunk, by everything that determines it. The
+# next chunk of the same report taken by this process skips re-reading the model (the bytes are
+# immutable and were checked against their hash) and re-building the explainer: with many
+# chunks per report, model reads from the artifact store drop from one per chunk to about one
+# per worker process. One entry, so a worker holds at most one extra model between reports.
+_EXPLAINER_CACHE: dict = {}
+
+
+def _chunk_explainer(p: dict, report: Report, columns: list[str], seconds: dict):
+    from monitoring.reports.explain import DEFAULTS, build_explainer, frame_from_bytes
+    from monitoring.reports.loading import load_model
+
+    params = {**DEFAULTS, **report.parameters}
+    key = (p["model_sha256"], p["model_path"], report.version.framework, report.dataset.task, str(report.dataset.positive_label),
+           p["background_sha256"], params["feature_perturbation"], params["background_size"], report.seed, tuple(columns))
+    t0 = time.perf_counter()
+    if key in _EXPLAINER_CACHE:
+        model, info = _EXPLAINER_CACHE[key]
+        seconds.update(load_model=0.0, build_explainer=0.0, cached=1)
+        return model, info, params
+    model = load_model(_read_blob(p["model_sha256"], "model file"), path=p["model_path"], framework=report.version.framework,
+                       task=report.dataset.task, allow_pickle=settings.MODELGATE_ALLOW_PICKLE, positive_label=report.dataset.positive_label)
+    if not model.feature_names:
+        model.feature_names = list(columns)
+    background = frame_from_bytes(_read_blob(p["background_sha256"], "explainer background")) if p["background_sha256"] else None
+    seconds["load_model"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    info = build_explainer(model, None, params=params, seed=report.seed, background=background)
+    seconds.update(build_explainer=time.perf_counter() - t0, cached=0)
+    _EXPLAINER_CACHE.clear()
+    _EXPLAINER_CACHE[key] = (model, info)
+    return model, info, params
+
+
 def _explain_chunk(job) -> dict:
     """Step 2 (any worker): load the model and this chunk's rows by hash, explain them, store the values."""
-    from monitoring.reports.explain import DEFAULTS, build_explainer, explain_chunk, frame_from_bytes, values_to_bytes
-    from monitoring.reports.loading import load_model
+    from monitoring.reports.explain import explain_chunk, frame_from_bytes, values_to_bytes
 
     p = job.params
     report = Report.objects.select_related("dataset", "version").get(pk=p["report_id"])
     seconds = {}
     t0 = time.perf_counter()
-    model_bytes = _read_blob(p["model_sha256"], "model file")
-    model = load_model(model_bytes, path=p["model_path"], framework=report.version.framework, task=report.dataset.task,
-                       allow_pickle=settings.MODELGATE_ALLOW_PICKLE, positive_label=report.dataset.positive_label)
-    seconds["load_model"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
     rows = frame_from_bytes(_read_blob(p["rows_sha256"], "chunk's rows"))
-    background = frame_from_bytes(_read_blob(p["background_sha256"], "explainer background")) if p["background_sha256"] else None
     seconds["load_rows"] = time.perf_counter() - t0
-    if not model.feature_names:
-        model.feature_names = list(rows.columns)
-    params = {**DEFAULTS, **report.parameters}
-    t0 = time.perf_counter()
-    info = build_explainer(model, None, params=params, seed=report.seed, background=background)
-    seconds["build_explainer"] = time.perf_counter() - t0
+    model, info, params = _chunk_explainer(p, report, list(rows.columns), seconds)
     t0 = time.perf_counter()
     chunk = explain_chunk(info, rows[model.feature_names], model.positive_index, params["max_evals"])
     seconds["shap_values"] = time.perf_counter() - t0
@@ -248,6 +270,7 @@ def _merge_explainability(job, report: Report) -> dict:
         # Wall time from the first chunk's start to the last one's end, across all workers.
         "shap_values": (max(f for _, _, f in chunks) - min(s for _, s, _ in chunks)).total_seconds(),
         **{f"chunks_{step}": sum(s[step] for s in per_chunk) for step in ("load_model", "load_rows", "build_explainer", "shap_values", "store_values")},
+        "chunks_model_loads": sum(1 - s.get("cached", 0) for s in per_chunk),
         "merge_read_values": read_values, "merge_reload": reload,
     })
     output = _explained_output(report.version, dataset, model)

@@ -42,7 +42,7 @@ class JobViewSet(ReadOnlyRestrictedViewSet):
     serializer_class = JobSerializer
     queryset = Job.objects.all()
     ordering = "-created_at"
-    filterset_fields = ("status", "kind", "object_type", "object_id")
+    filterset_fields = ("status", "kind", "object_type", "object_id", "parent")
 
     def get_queryset(self):
         queryset = super().get_queryset()

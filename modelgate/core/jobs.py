@@ -232,8 +232,8 @@ def give_up(job_id, error: str) -> None:
 def sweep() -> dict:
     """Re-dispatch queued jobs whose dispatch was lost; fail jobs stuck running.
 
-    A chunk stuck running (its worker node was lost: nothing will redeliver it before
-    the broker's visibility timeout) goes back to the queue instead, until it has been
+    A chunk running past ``JOB_STALE_CHUNK_SECONDS`` (its worker node was lost: nothing will
+    redeliver it before the broker's visibility timeout) goes back to the queue instead, until it has been
     tried ``JOB_CHUNK_MAX_ATTEMPTS`` times. A parent waiting for its chunks is not stuck.
     """
     now = timezone.now()
@@ -246,7 +246,8 @@ def sweep() -> dict:
                 error="The worker stopped while running this job (no result within the time limit).")
     )
     requeued = failed_chunks = 0
-    stale_chunks = Job.objects.filter(status=JobStatus.RUNNING, parent__isnull=False, started_at__lt=now - stale)
+    stale_chunk = timezone.timedelta(seconds=settings.JOB_STALE_CHUNK_SECONDS)
+    stale_chunks = Job.objects.filter(status=JobStatus.RUNNING, parent__isnull=False, started_at__lt=now - stale_chunk)
     for chunk_id, attempts, started_at, parent_status in stale_chunks.values_list("pk", "attempts", "started_at", "parent__status")[:500]:
         if parent_status != JobStatus.RUNNING:
             finish(chunk_id, error="Abandoned: its parent job had already ended.")

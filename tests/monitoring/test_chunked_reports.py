@@ -63,7 +63,8 @@ def test_it_runs_an_explanations_chunks_in_process_one_after_another_with_the_se
     assert report.results["global_importance"] == serial["global_importance"]  # exactly equal
     assert report.results["waterfalls"] == serial["waterfalls"] and report.results["base_value"] == serial["base_value"]
     assert report.sample_sizes["explained_rows"] == 300
-    assert report.timings["chunks_shap_values"] > 0 and report.timings["chunks_load_model"] > 0
+    assert report.timings["chunks_shap_values"] > 0
+    assert report.timings["chunks_model_loads"] <= 1  # read once per process (none if a previous test left it cached)
 
 
 def _planned_report(user, version, dataset, callbacks_capture) -> tuple[Report, list]:

@@ -207,6 +207,7 @@ def test_it_spreads_an_explanations_chunks_over_the_prefork_processes_with_the_s
     assert len(workers) >= 2, workers  # more than one pool process took chunks…
     assert str(celery_worker_process.pid) not in {w.rsplit(":", 1)[1] for w in workers}  # …none of them the main process
     assert report.results["explainer"]["worker_processes"] == len(workers)
+    assert 1 <= report.timings["chunks_model_loads"] <= len(workers)  # the model is read once per process, not per chunk
     assert report.results["explainer"]["chunks"] == len(chunks)
     assert report.job.chunks_done == len(chunks) and report.job.progress == 100
     _assert_values_equal_serial(report)
@@ -245,13 +246,13 @@ def test_it_requeues_the_chunks_of_a_lost_worker_node_through_the_sweeper(_celer
 
     # Without a sweep the broker would hand the unacknowledged chunks out again only after its
     # visibility timeout (an hour); the sweeper re-queues chunks running past the time limit.
-    settings.JOB_STALE_RUNNING_SECONDS = 0  # here: at once
+    settings.JOB_STALE_CHUNK_SECONDS = 0  # here: at once
     outcome = jobs.sweep()
     assert outcome["requeued_chunks"] == len(lost) and outcome["failed_stuck"] == 0
     assert Job.objects.get(pk=report.job_id).status == JobStatus.RUNNING  # the parent waits on, not failed
     _celery_worker_holder.proc = start_celery_worker()  # a replacement node (its start empties the test queue…)
     settings.JOB_DISPATCH_GRACE_SECONDS = 0
-    settings.JOB_STALE_RUNNING_SECONDS = 3600
+    settings.JOB_STALE_CHUNK_SECONDS = 3600
     jobs.sweep()  # …so the sweeper's next round dispatches the queued chunks again
 
     report = _finished(report)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0005_audit_event_registered_model_id'),
+        ('core', '0006_people_idp_memberships_and_sso_identities'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,6 +1,5 @@
 """Modelgate settings: everything comes from environment variables (see README)."""
 
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -129,6 +128,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None  # embedded default: tasks run in-process
+# The queue every task goes to, from web and workers alike (a worker fanning a job out into
+# chunks publishes them here too); workers consume it by default.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -142,7 +144,11 @@ CELERY_RESULT_BACKEND = None  # the Job table is the source of truth for results
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish with the broker down must fail fast: the job stays queued in the
 # database (the outbox) and the sweeper dispatches it when the broker is back.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# visibility_timeout (Redis): a message taken but never acknowledged (its worker node vanished)
+# is handed out again after this many seconds; it must exceed the hard time limit, or a task
+# still running would be delivered twice. The job sweeper acts sooner (JOB_STALE_RUNNING_SECONDS).
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.sweep_jobs", "schedule": 60.0},
@@ -171,12 +177,20 @@ MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS = env_int("MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS", 8) 
 
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)
+# A chunk of a fanned-out job whose worker died (child killed: redelivered at once; node lost:
+# re-queued by the sweeper) is tried at most this many times before it fails its parent.
+JOB_CHUNK_MAX_ATTEMPTS = env_int("JOB_CHUNK_MAX_ATTEMPTS", 3)
+# A chunk running longer than this is taken for lost (its node vanished) and re-queued by the
+# sweeper. Chunks are short: a few times the expected chunk time keeps a lost node's cost low;
+# a chunk still alive past it only runs twice (its result counts once).
+JOB_STALE_CHUNK_SECONDS = env_int("JOB_STALE_CHUNK_SECONDS", JOB_STALE_RUNNING_SECONDS)
+JOB_RETRY_BACKOFF_SECONDS = env_int("JOB_RETRY_BACKOFF_SECONDS", 5)  # transient errors: 5, 10, 20 s
 
 # --- monitoring reports (worker side) ---------------------------------------
 # Pickle/joblib model files can run code when loaded: refused unless explicitly allowed,
 # and even then only from artifacts whose stored SHA-256 matches the bytes re-read.
 MODELGATE_ALLOW_PICKLE = env_bool("MODELGATE_ALLOW_PICKLE", False)
-REPORT_EXPLAIN_PROCESSES = env_int("REPORT_EXPLAIN_PROCESSES", os.cpu_count() or 1)
+# Rows per chunk job of an explanation: chunks spread over every worker process (docs/operations.md).
 REPORT_EXPLAIN_CHUNK_ROWS = env_int("REPORT_EXPLAIN_CHUNK_ROWS", 2000)
 REPORT_WHATIF_WAIT_SECONDS = env_int("REPORT_WHATIF_WAIT_SECONDS", 20)
 

@@ -32,6 +32,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = (
             "id", "kind", "status", "progress", "params", "result", "error", "object_type", "object_id",
             "created_at", "started_at", "finished_at", "attempts", "duration_seconds",
+            "parent", "chunk_index", "chunks_total", "chunks_done", "worker",
         )
 
 
@@ -41,7 +42,7 @@ class JobViewSet(ReadOnlyRestrictedViewSet):
     serializer_class = JobSerializer
     queryset = Job.objects.all()
     ordering = "-created_at"
-    filterset_fields = ("status", "kind", "object_type", "object_id")
+    filterset_fields = ("status", "kind", "object_type", "object_id", "parent")
 
     def get_queryset(self):
         queryset = super().get_queryset()

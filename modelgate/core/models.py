@@ -103,10 +103,21 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process that last claimed the job")
+    # A job whose work splits by rows fans out into chunk jobs (``modelgate.core.jobs.FanOut``):
+    # the parent waits ``running`` while ``chunks_done`` counts finished chunks, then runs its merge.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="chunks")
+    chunk_index = models.PositiveIntegerField(null=True, blank=True, help_text="Position of a chunk among its parent's chunks")
+    chunks_total = models.PositiveIntegerField(default=0, help_text="Chunks the job fanned out into (0: not chunked)")
+    chunks_done = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "chunk_index"], name="core_job_unique_chunk_index"),
+            models.CheckConstraint(condition=models.Q(chunks_done__lte=models.F("chunks_total")), name="core_job_chunks_done_lte_total"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.id} ({self.status})"
@@ -114,6 +125,10 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    @property
+    def is_waiting_for_chunks(self) -> bool:
+        return self.status == JobStatus.RUNNING and self.chunks_done < self.chunks_total
 
     @property
     def duration_seconds(self) -> float | None:

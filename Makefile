@@ -52,11 +52,12 @@ demo: seed serve ## Set everything up and serve the demo portal
 
 # Markers: worker tests need a broker, postgres tests need PostgreSQL; on the embedded
 # default (SQLite, no broker) they are deselected here, and .ci/run runs them against both.
+# "once" tests (long end-to-end flows, e.g. SSO against a real provider) run in the PostgreSQL run only.
 # With a broker the split-deployment test runs too: it needs MLflow's server venv, made first.
 test: venv system-deps ## Run the whole suite (on PostgreSQL + Redis when DATABASE_URL/REDIS_URL say so)
 	@markers=(); \
 	[[ -n "$${REDIS_URL}$${CELERY_BROKER_URL}" ]] || markers+=("not worker"); \
-	[[ "$${DATABASE_URL}" == postgres* ]] || markers+=("not postgres"); \
+	[[ "$${DATABASE_URL}" == postgres* ]] || markers+=("not postgres" "not once"); \
 	expr=$$(IFS='|'; echo "$${markers[*]}" | sed 's/|/ and /g'); \
 	[[ -z "$${REDIS_URL}$${CELERY_BROKER_URL}" ]] || $(MAKE) --no-print-directory mlflow-server-venv || exit 1; \
 	echo "test run: DATABASE_URL=$${DATABASE_URL:-<embedded sqlite>} broker=$${REDIS_URL:-<in-process>} markers=$${expr:-<all>}"; \

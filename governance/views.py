@@ -695,7 +695,7 @@ def access_log_export(request, log):
 
 # --- access review (auditors, admins): read-only ----------------------------------------------
 
-MEMBERSHIP_ACTIONS = ("role.grant", "role.revoke", "team.add_member", "team.remove_member", "team.create")
+MEMBERSHIP_ACTIONS = ("user.grant_role", "user.revoke_role", "team.add_member", "team.remove_member", "team.create", "team.rename")
 
 
 @require_GET

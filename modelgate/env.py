@@ -46,3 +46,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_map(name: str) -> list[tuple[str, str]]:
+    """``key=value`` pairs separated by commas, in order (a key may repeat), e.g.
+    ``OIDC_ROLE_MAP="mg-approvers=business_approver,mg-risk=risk_officer"``."""
+    pairs = []
+    for item in env_list(name, []):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated claim=value pairs, e.g. 'mg-approvers=business_approver' (got {item!r})."
+            )
+        pairs.append((key.strip(), value.strip()))
+    return pairs

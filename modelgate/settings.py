@@ -1,6 +1,5 @@
 """Modelgate settings: everything comes from environment variables (see README)."""
 
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +8,7 @@ from urllib.parse import urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from modelgate.env import env_bool, env_int, env_list, env_str
+from modelgate.env import env_bool, env_int, env_list, env_map, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MODELGATE_VAR_DIR", str(BASE_DIR / "var")))
@@ -129,6 +128,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None  # embedded default: tasks run in-process
+# The queue every task goes to, from web and workers alike (a worker fanning a job out into
+# chunks publishes them here too); workers consume it by default.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -142,7 +144,11 @@ CELERY_RESULT_BACKEND = None  # the Job table is the source of truth for results
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish with the broker down must fail fast: the job stays queued in the
 # database (the outbox) and the sweeper dispatches it when the broker is back.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# visibility_timeout (Redis): a message taken but never acknowledged (its worker node vanished)
+# is handed out again after this many seconds; it must exceed the hard time limit, or a task
+# still running would be delivered twice. The job sweeper acts sooner (JOB_STALE_RUNNING_SECONDS).
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.sweep_jobs", "schedule": 60.0},
@@ -171,12 +177,20 @@ MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS = env_int("MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS", 8) 
 
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)
+# A chunk of a fanned-out job whose worker died (child killed: redelivered at once; node lost:
+# re-queued by the sweeper) is tried at most this many times before it fails its parent.
+JOB_CHUNK_MAX_ATTEMPTS = env_int("JOB_CHUNK_MAX_ATTEMPTS", 3)
+# A chunk running longer than this is taken for lost (its node vanished) and re-queued by the
+# sweeper. Chunks are short: a few times the expected chunk time keeps a lost node's cost low;
+# a chunk still alive past it only runs twice (its result counts once).
+JOB_STALE_CHUNK_SECONDS = env_int("JOB_STALE_CHUNK_SECONDS", JOB_STALE_RUNNING_SECONDS)
+JOB_RETRY_BACKOFF_SECONDS = env_int("JOB_RETRY_BACKOFF_SECONDS", 5)  # transient errors: 5, 10, 20 s
 
 # --- monitoring reports (worker side) ---------------------------------------
 # Pickle/joblib model files can run code when loaded: refused unless explicitly allowed,
 # and even then only from artifacts whose stored SHA-256 matches the bytes re-read.
 MODELGATE_ALLOW_PICKLE = env_bool("MODELGATE_ALLOW_PICKLE", False)
-REPORT_EXPLAIN_PROCESSES = env_int("REPORT_EXPLAIN_PROCESSES", os.cpu_count() or 1)
+# Rows per chunk job of an explanation: chunks spread over every worker process (docs/operations.md).
 REPORT_EXPLAIN_CHUNK_ROWS = env_int("REPORT_EXPLAIN_CHUNK_ROWS", 2000)
 REPORT_WHATIF_WAIT_SECONDS = env_int("REPORT_WHATIF_WAIT_SECONDS", 20)
 
@@ -230,7 +244,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out (username, client address) before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing passwords when PASSWORD_LOGIN is off (but for BREAK_GLASS_USERS).
+    "modelgate.core.backends.PasswordBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
@@ -259,6 +274,53 @@ AXES_DISABLE_ACCESS_LOG = True  # no table of every login: successful sign-ins a
 # Failed sign-ins stay in axes' own table (auditors read and export it on /governance/access-log/), not in the
 # audit chain: a brute-force run must not make every request queue on the chain head.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# --- single sign-on (OpenID Connect, mozilla-django-oidc; docs/security.md) ----
+# On when OIDC_ISSUER is set. Endpoints come from the issuer's discovery document
+# (OIDC_DISCOVERY_URL to name another); the code flow always uses PKCE, state and nonce.
+OIDC_ISSUER = (env_str("OIDC_ISSUER", "") or "").rstrip("/")
+SSO_ENABLED = bool(OIDC_ISSUER)
+OIDC_DISCOVERY_URL = env_str("OIDC_DISCOVERY_URL", f"{OIDC_ISSUER}/.well-known/openid-configuration" if SSO_ENABLED else "")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+# Directory group (a value of OIDC_GROUPS_CLAIM) → role, and → team slug; re-applied at every sign-in.
+OIDC_ROLE_MAP = env_map("OIDC_ROLE_MAP")
+OIDC_TEAM_MAP = env_map("OIDC_TEAM_MAP")
+OIDC_PROVIDER_LOGOUT = env_bool("OIDC_PROVIDER_LOGOUT", True)
+OIDC_LOGIN_LABEL = env_str("OIDC_LOGIN_LABEL", "Sign in with your organisation account")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # sent back as id_token_hint when logging out at the provider
+OIDC_CREATE_USER = True
+OIDC_CALLBACK_CLASS = "modelgate.core.oidc.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "modelgate.core.oidc.AuthenticateView"
+OIDC_OP_LOGOUT_URL_METHOD = "modelgate.core.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+# A token whose user (an SSO user) has not signed in for this many days stops working
+# until they sign in again: directory changes reach tokens through sign-ins. 0: never.
+SSO_TOKEN_MAX_IDLE_DAYS = env_int("SSO_TOKEN_MAX_IDLE_DAYS", 30)
+# Off: no password sign-in on the portal, the admin or HTTP Basic (tokens only), except
+# BREAK_GLASS_USERS on the web, each such sign-in audited and flagged.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+BREAK_GLASS_USERS = env_list("BREAK_GLASS_USERS", [])
+if SSO_ENABLED:
+    if not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+        raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too (from the provider's client registration).")
+    if "openid" not in OIDC_RP_SCOPES.split():
+        raise ImproperlyConfigured(f"OIDC_SCOPES must include 'openid' (got {OIDC_RP_SCOPES!r}).")
+    AUTHENTICATION_BACKENDS.append("modelgate.core.oidc.OidcBackend")
+if not PASSWORD_LOGIN and not SSO_ENABLED:
+    raise ImproperlyConfigured("PASSWORD_LOGIN=false needs single sign-on (OIDC_ISSUER): otherwise nobody could sign in.")
+if SSO_TOKEN_MAX_IDLE_DAYS < 0:
+    raise ImproperlyConfigured("SSO_TOKEN_MAX_IDLE_DAYS must be 0 (never) or more.")
+# How long a portal session lasts; people sign in again after it (through SSO: a directory change applies then).
+SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE_HOURS", 12) * 3600
+if SESSION_COOKIE_AGE < 3600:
+    raise ImproperlyConfigured("SESSION_MAX_AGE_HOURS must be 1 or more.")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

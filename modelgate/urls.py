@@ -1,17 +1,18 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from modelgate.core import api as core_api
 from modelgate.core import auth_views as auth_views_mg
-from modelgate.core import health, portal
+from modelgate.core import health, oidc, people, portal
 
 core_router = DefaultRouter(trailing_slash=True)
 core_router.include_root_view = False
 core_router.register("jobs", core_api.JobViewSet, basename="job")
 core_router.register("tokens", core_api.ApiTokenViewSet, basename="token")
+core_router.register("teams", core_api.TeamViewSet, basename="team")
+core_router.register("users", core_api.UserViewSet, basename="user")
 
 api_v1 = [
     path("me/", core_api.MeView.as_view(), name="me"),
@@ -26,7 +27,10 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/login/", auth_views_mg.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", oidc.LogoutView.as_view(), name="logout"),
+    # Single sign-on: to the provider, and back from it (404 while OIDC_ISSUER is not set).
+    path("accounts/oidc/authenticate/", oidc.AuthenticateView.as_view(), name="oidc_authentication_init"),
+    path("accounts/oidc/callback/", oidc.CallbackView.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/2.0/mlflow/", include("governance.mlflow.urls")),
@@ -37,6 +41,14 @@ urlpatterns = [
     path("governance/", include("governance.urls")),
     path("monitoring/sla/", include("monitoring.telemetry.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("people/", people.people, name="people"),
+    path("people/teams/", people.team_create, name="people-team-create"),
+    path("people/teams/<id:pk>/rename/", people.team_rename, name="people-team-rename"),
+    path("people/teams/<id:pk>/members/", people.member_add, name="people-member-add"),
+    path("people/teams/<id:pk>/members/<id:user_pk>/remove/", people.member_remove, name="people-member-remove"),
+    path("people/users/<id:user_pk>/roles/", people.role_grant, name="people-role-grant"),
+    path("people/users/<id:user_pk>/roles/<slug:role>/revoke/", people.role_revoke, name="people-role-revoke"),
+    path("people/users/<id:user_pk>/active/", people.user_active, name="people-user-active"),
     path("", portal.home, name="home"),
 ]
 

@@ -197,14 +197,23 @@ def subprocess_database_url() -> str:
     return f"sqlite:///{settings_dict['NAME']}"
 
 
+# The test worker's explanation chunks: small, so a test's few hundred rows make several chunks.
+WORKER_CHUNK_ROWS = 100
+
+
 def start_celery_worker():
-    """Start a real ``celery worker`` subprocess bound to the current test database over Redis."""
+    """Start a real ``celery worker`` subprocess bound to the current test database over Redis.
+
+    Shaped like docker-compose.yml's worker: Celery's default prefork pool with two
+    daemonic pool processes, so what production forbids (forking inside a task) fails here too.
+    """
     broker = _redis_url()
     if not broker:
         pytest.fail("worker tests need REDIS_URL (they are deselected with -m 'not worker' on the embedded run)")
     from django.conf import settings
 
-    env = dict(os.environ, DATABASE_URL=subprocess_database_url())
+    env = dict(os.environ, DATABASE_URL=subprocess_database_url(), REPORT_EXPLAIN_CHUNK_ROWS=str(WORKER_CHUNK_ROWS),
+               JOB_RETRY_BACKOFF_SECONDS="1", CELERY_TASK_DEFAULT_QUEUE=TEST_QUEUE)
     env.setdefault("SECRET_KEY", "test-worker")
     from modelgate.celery import app
 
@@ -214,7 +223,7 @@ def start_celery_worker():
     log_path = settings.VAR_DIR / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     with open(log_path, "a") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=solo", "--concurrency=1",
+            [sys.executable, "-m", "celery", "-A", "modelgate", "worker", "--pool=prefork", "--concurrency=2",
              "--without-gossip", "--without-mingle", "--loglevel=INFO", "-Q", TEST_QUEUE, "-n", nodename],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

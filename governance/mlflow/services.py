@@ -56,7 +56,10 @@ def team_for_create(*, user, tags: dict) -> tuple[Team, dict]:
     if len(mine) == 1:
         return mine[0], tags
     if not mine:
-        raise invalid(f"You belong to no team: name the owning team with the tag {TEAM_TAG}=<team slug>.")
+        raise invalid(
+            "You belong to no team, and every model is owned by one: ask an administrator to add you to a team "
+            "(the People page in the portal, or `manage.py add_member <team> <username>`), then try again."
+        )
     raise invalid(f"You belong to several teams: name the owning team with the tag {TEAM_TAG}=<team slug>.")
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from modelgate.core import sso
 from modelgate.core.models import ApiToken
 
 LOCKED_MESSAGE = (
@@ -22,6 +23,10 @@ def authenticate_token(raw: str):
     now = timezone.now()
     if token is None or (token.expires_at is not None and token.expires_at <= now) or not token.user.is_active:
         raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+    if settings.SSO_ENABLED:  # one more query, only with single sign-on on
+        idle = sso.token_idle_problem(token.user_id)
+        if idle:
+            raise exceptions.AuthenticationFailed(idle)
     interval = timedelta(seconds=settings.API_TOKEN_TOUCH_INTERVAL_SECONDS)
     if token.last_used_at is None or now - token.last_used_at > interval:
         # Touch at most once a minute: a write per request would dominate read latency.
@@ -60,6 +65,11 @@ class BasicPasswordAuthentication(authentication.BasicAuthentication):
             if user.get_username() != userid:
                 raise exceptions.AuthenticationFailed("Token does not belong to this user.")
             return user, token
+        if not settings.PASSWORD_LOGIN:
+            # No break-glass here: it is for the portal when the identity provider is down.
+            raise exceptions.AuthenticationFailed(
+                "Password sign-in is turned off: send an API token as the password (or as a Bearer token)."
+            )
         # django-axes (first authentication backend) refuses a locked-out username and
         # address and counts this attempt if it fails. It gets Django's request, never DRF's:
         # it logs form data on failures, and reading DRF's request.POST would parse the body.

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from modelgate.core import roles
+from modelgate.core import roles, sso
 from modelgate.core.models import ApiToken, AuditEvent, Job, Team
 from modelgate.core.selectors import audit_events_for
 
@@ -49,11 +49,20 @@ class TeamAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("name", "user", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "user", "key_prefix", "created_at", "last_used_at", "revoked_at", "paused")
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__username", "key_prefix")
     readonly_fields = ("key_prefix", "key_hash", "created_at", "last_used_at")
-    list_select_related = ("user",)
+    list_select_related = ("user", "user__sso_identity")
+
+    @admin.display(description="Paused (SSO idle)")
+    def paused(self, token) -> str:
+        """SSO_TOKEN_MAX_IDLE_DAYS: the owner's last single sign-on is too old."""
+        cutoff = sso.token_idle_cutoff()
+        identity = getattr(token.user, "sso_identity", None)
+        if cutoff is None or identity is None or identity.last_login_at >= cutoff:
+            return ""
+        return f"paused: no sign-in since {identity.last_login_at:%Y-%m-%d}"
 
     def has_add_permission(self, request):
         return False  # tokens are created with `manage.py create_token` or the API, shown once

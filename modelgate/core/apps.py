@@ -7,14 +7,16 @@ class CoreConfig(AppConfig):
     verbose_name = "Modelgate core"
 
     def ready(self):
+        from django.core import checks
         from django.db.models.signals import post_migrate
         from django.urls import register_converter
 
-        from modelgate.core import audit, audit_words, permissions, roles
+        from modelgate.core import audit, audit_words, permissions, roles, sso
         from modelgate.core.converters import IdConverter
 
         # Every app's URL conf names ids ``<id:pk>``; apps are ready before any URL conf is loaded.
         register_converter(IdConverter, "id")
+        checks.register(sso.check_claim_maps)
 
         # Framework glue: permissions exist only after every app migrated, so
         # role → permission grants are synced after migrate, not in a migration.

@@ -5,11 +5,14 @@ the REST API, the Django admin's user form, a shell: all change ``user.groups``,
 Roles and teams are both auth groups: a role group is named after the role
 (``roles.ROLES``), a team's group is ``Team.group``. Each added or removed membership
 becomes one audit event in the chain, inside the transaction that made it:
-``role.grant``/``role.revoke`` about the user, ``team.add_member``/``team.remove_member``
+``user.grant_role``/``user.revoke_role`` about the user, ``team.add_member``/``team.remove_member``
 about the team, credited to whoever acts in the current context.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -18,6 +21,19 @@ from modelgate.core import audit, roles
 
 _BEFORE_CLEAR = "_modelgate_groups_before_clear"
 _RAW = "_modelgate_loaded_raw"
+_RECORDED_BY_CALLER = contextvars.ContextVar("membership_recorded_by_caller", default=False)
+
+
+@contextlib.contextmanager
+def recorded_by_caller():
+    """The people services (modelgate/core/services.py) audit a membership change themselves,
+    with its source (by hand or from the identity provider): inside this block the signal
+    stands down, so each change is one audit event."""
+    token = _RECORDED_BY_CALLER.set(True)
+    try:
+        yield
+    finally:
+        _RECORDED_BY_CALLER.reset(token)
 
 
 def user_saved(sender, instance, raw=False, **kwargs):
@@ -28,7 +44,7 @@ def user_saved(sender, instance, raw=False, **kwargs):
 
 
 def groups_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
-    if getattr(instance, _RAW, False):
+    if getattr(instance, _RAW, False) or _RECORDED_BY_CALLER.get():
         return
     if action == "pre_clear":
         # clear() names no ids: remember what is about to go.
@@ -59,7 +75,8 @@ def _record(user, group, added: bool) -> None:
         audit.record(action="team.add_member" if added else "team.remove_member", obj=team, team_slug=team.slug,
                      changes={"member": {"before": None, "after": username} if added else {"before": username, "after": None}})
     elif group.name in roles.ROLES:
-        label = roles.ROLE_LABELS.get(group.name, group.name)
-        audit.record(action="role.grant" if added else "role.revoke", obj=user, object_repr=username,
-                     changes={"role": {"before": None, "after": label} if added else {"before": label, "after": None}})
+        # The same action and shape as the people services' own events (role_grant/role_revoke).
+        audit.record(action="user.grant_role" if added else "user.revoke_role", object_type="auth.user",
+                     object_id=str(user.pk), object_repr=username,
+                     changes={"roles": {"before": None, "after": group.name} if added else {"before": group.name, "after": None}})
     # Other groups carry no role and no team: nothing to audit.

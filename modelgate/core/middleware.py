@@ -1,5 +1,6 @@
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -78,8 +79,14 @@ class ContentSecurityPolicyMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.policy = self.POLICY
+        if settings.SSO_ENABLED:
+            # Logging out is a form post answered with a redirect to the provider's
+            # end_session_endpoint; browsers hold redirects after a form post to form-action.
+            issuer = urlsplit(settings.OIDC_ISSUER)
+            self.policy = self.POLICY.replace("form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}")
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", self.POLICY)
+        response.setdefault("Content-Security-Policy", self.policy)
         return response

@@ -103,10 +103,21 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process that last claimed the job")
+    # A job whose work splits by rows fans out into chunk jobs (``modelgate.core.jobs.FanOut``):
+    # the parent waits ``running`` while ``chunks_done`` counts finished chunks, then runs its merge.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="chunks")
+    chunk_index = models.PositiveIntegerField(null=True, blank=True, help_text="Position of a chunk among its parent's chunks")
+    chunks_total = models.PositiveIntegerField(default=0, help_text="Chunks the job fanned out into (0: not chunked)")
+    chunks_done = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "chunk_index"], name="core_job_unique_chunk_index"),
+            models.CheckConstraint(condition=models.Q(chunks_done__lte=models.F("chunks_total")), name="core_job_chunks_done_lte_total"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.id} ({self.status})"
@@ -114,6 +125,10 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    @property
+    def is_waiting_for_chunks(self) -> bool:
+        return self.status == JobStatus.RUNNING and self.chunks_done < self.chunks_total
 
     @property
     def duration_seconds(self) -> float | None:
@@ -213,3 +228,37 @@ class AccessLog(models.Model):
 
     def __str__(self):
         return f"{self.actor_username or 'system'} downloaded {self.object_repr} ({self.kind})"
+
+
+class IdpMembership(models.Model):
+    """A group membership (a team's group or a role's group) that the identity provider
+    gave: sign-in sync adds and removes these and only these. A membership of the same
+    user and group with no row here was granted by hand and is never touched by sync."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idp_memberships")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="idp_memberships")
+    claim_value = models.CharField(max_length=255, help_text="The claim value (directory group) that maps to it.")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "group"], name="core_idp_membership_unique")]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.group_id} from {self.claim_value}"
+
+
+class SsoIdentity(models.Model):
+    """Who a user is at the identity provider (issuer + subject, as OpenID Connect
+    identifies people) and when they last signed in there: API tokens of a user who
+    has not signed in for SSO_TOKEN_MAX_IDLE_DAYS stop working."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="core_sso_identity_unique")]
+
+    def __str__(self):
+        return f"{self.subject} at {self.issuer}"

@@ -1,5 +1,12 @@
-"""Explainability with shap: explainer choice, chunked (parallel) explanation,
-global importance, beeswarm, dependence, partial dependence, waterfalls, what-if.
+"""Explainability with shap: explainer choice, chunked explanation, global
+importance, beeswarm, dependence, partial dependence, waterfalls, what-if.
+
+A report's explained rows are split into chunks that run as separate jobs on
+any worker process (``monitoring.report_tasks``); each chunk rebuilds the
+explainer from the model and the background rows the plan picked, so its
+values are those of one explainer over all rows. Row values never depend on
+how rows are chunked: the tree path computes each row on its own, and the
+model-agnostic explainer is seeded per row (report seed, dataset row number).
 
 shap's pitfalls are handled here, not crashed on:
 - a failed additivity check is retried without the check, and the largest gap
@@ -12,10 +19,9 @@ shap's pitfalls are handled here, not crashed on:
 
 from __future__ import annotations
 
-import multiprocessing
+import io
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +60,8 @@ class ExplainerInfo:
     background_size: int | None
     max_nodes: int | None
     fallback_reason: str = ""
-    native_threads: bool = False  # LightGBM/XGBoost compute contributions natively, multi-threaded
+    seed: int = 0
+    background: pd.DataFrame | None = None  # the rows the explainer integrates over (None: tree path dependent)
 
 
 # --- the one output adapter -------------------------------------------------
@@ -82,7 +89,14 @@ def normalise_output(values, base_values, positive_index: int, n_rows: int, n_fe
 
 # --- explainer choice -------------------------------------------------------
 
-def build_explainer(model: LoadedModel, X_background: pd.DataFrame, *, params: dict, seed: int) -> ExplainerInfo:
+def pick_background(model: LoadedModel, X: pd.DataFrame, *, params: dict, seed: int) -> pd.DataFrame:
+    size = min(int(params.get("background_size", DEFAULTS["background_size"])), len(X))
+    return X.sample(n=size, random_state=seed)[model.feature_names]
+
+
+def build_explainer(model: LoadedModel, X_background: pd.DataFrame | None, *, params: dict, seed: int,
+                    background: pd.DataFrame | None = None) -> ExplainerInfo:
+    """The explainer for this model; ``background``: rows already picked (a chunk rebuilding the plan's explainer)."""
     import shap
 
     perturbation = params.get("feature_perturbation", DEFAULTS["feature_perturbation"])
@@ -100,19 +114,19 @@ def build_explainer(model: LoadedModel, X_background: pd.DataFrame, *, params: d
                     f"Interventional SHAP is refused: a tree has {max_nodes} nodes, over shap's limit of "
                     f"{MAX_INTERVENTIONAL_NODES}; use feature_perturbation='tree_path_dependent'."
                 )
-            size = min(int(params.get("background_size", DEFAULTS["background_size"])), len(X_background))
-            background = X_background.sample(n=size, random_state=seed)[model.feature_names]
+            if background is None:
+                background = pick_background(model, X_background, params=params, seed=seed)
             explainer = shap.TreeExplainer(model.raw, data=background, feature_perturbation="interventional")
-            return ExplainerInfo(explainer, "tree", "interventional", output_space, size, max_nodes)
-        native = type(model.raw).__module__.split(".")[0] in ("lightgbm", "xgboost")
-        return ExplainerInfo(probe, "tree", "tree_path_dependent", output_space, None, max_nodes, native_threads=native)
-    size = min(int(params.get("background_size", DEFAULTS["background_size"])), len(X_background))
-    background = X_background.sample(n=size, random_state=seed)[model.feature_names]
-    masker = shap.maskers.Independent(background, max_samples=size)
+            return ExplainerInfo(explainer, "tree", "interventional", output_space, len(background), max_nodes, seed=seed, background=background)
+        return ExplainerInfo(probe, "tree", "tree_path_dependent", output_space, None, max_nodes, seed=seed)
+    if background is None:
+        background = pick_background(model, X_background, params=params, seed=seed)
+    masker = shap.maskers.Independent(background, max_samples=len(background))
     explainer = shap.PermutationExplainer(model.predict_score, masker, seed=seed)
     # fallback_reason records why the tree path was not taken.
     output_space = "probability" if model.task == "classification" else "raw"
-    return ExplainerInfo(explainer, "permutation", None, output_space, size, None, fallback_reason=str(tree_error)[:300])
+    return ExplainerInfo(explainer, "permutation", None, output_space, len(background), None,
+                         fallback_reason=str(tree_error)[:300], seed=seed, background=background)
 
 
 def _model_output(info: ExplainerInfo, X: pd.DataFrame) -> np.ndarray | None:
@@ -123,6 +137,7 @@ def _model_output(info: ExplainerInfo, X: pd.DataFrame) -> np.ndarray | None:
 
 
 def explain_chunk(info: ExplainerInfo, X: pd.DataFrame, positive_index: int, max_evals: int | None = None) -> ShapChunk:
+    """SHAP values of the rows of X (indexed by dataset row number: it seeds the model-agnostic explainer)."""
     n, f = X.shape
     if info.name == "tree":
         gap = None
@@ -139,67 +154,69 @@ def explain_chunk(info: ExplainerInfo, X: pd.DataFrame, positive_index: int, max
             gap = float(np.max(np.abs(values.sum(axis=1) + base - output))) if output is not None else None
         return ShapChunk(values, base, gap)
     evals = max(int(max_evals), 2 * f + 1) if max_evals else 10 * (2 * f + 1)
-    explanation = info.explainer(X, max_evals=evals, silent=True)
-    values, base = normalise_output(explanation.values, explanation.base_values, positive_index, n, f, per_row_base=True)
+    values = np.empty((n, f), dtype=float)
+    base = 0.0
+    for i in range(n):
+        # shap's permutation explainer draws from numpy's global generator: seed it per row so a
+        # row's values are the same whichever chunk, process or order explains it.
+        np.random.seed([info.seed, int(X.index[i])])
+        explanation = info.explainer(X.iloc[i : i + 1], max_evals=evals, silent=True)
+        values[i : i + 1], base = normalise_output(explanation.values, explanation.base_values, positive_index, 1, f, per_row_base=True)
     return ShapChunk(values, base, None)
 
 
-# --- chunked, parallel explanation -----------------------------------------
+def chunk_bounds(n_rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    return [(i, min(i + chunk_rows, n_rows)) for i in range(0, n_rows, max(1, chunk_rows))]
 
-_FORKED: dict = {}
 
-
-def _explain_forked(bounds: tuple[int, int]) -> tuple[int, ShapChunk]:
-    start, stop = bounds
-    return start, explain_chunk(_FORKED["info"], _FORKED["X"].iloc[start:stop], _FORKED["positive_index"], _FORKED["max_evals"])
+def merge_chunks(chunks: list[ShapChunk]) -> tuple[np.ndarray, float, float | None]:
+    """(values of every row in chunk order, base value, largest additivity gap or None)."""
+    gaps = [c.additivity_gap for c in chunks if c.additivity_gap is not None]
+    return np.concatenate([c.values for c in chunks]), chunks[-1].base_value, (max(gaps) if gaps else None)
 
 
 def explain_rows(
-    info: ExplainerInfo, X: pd.DataFrame, *, positive_index: int = 1, chunk_rows: int = 2000, processes: int = 1,
-    max_evals: int | None = None, progress: Callable[[float], None] | None = None, before_fork: Callable[[], None] | None = None,
+    info: ExplainerInfo, X: pd.DataFrame, *, positive_index: int = 1, chunk_rows: int = 2000,
+    max_evals: int | None = None, progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, float, float | None, dict]:
-    """SHAP values of every row of X, in chunks; chunks run in forked processes when it pays.
+    """SHAP values of every row of X, chunk after chunk in this process (what-if rows, tests, benchmarks).
 
-    shap's C++ tree path holds the GIL, so threads do not help; forked
-    processes share the explainer and the data copy-on-write. LightGBM and
-    XGBoost compute contributions natively with their own threads, so they
-    stay in-process. Returns (values, base_value, largest additivity gap, how).
+    Reports spread the same chunks over worker processes as chunk jobs instead.
+    Returns (values, base_value, largest additivity gap, how).
     """
-    n = len(X)
-    bounds = [(i, min(i + chunk_rows, n)) for i in range(0, n, chunk_rows)]
-    out = np.empty((n, X.shape[1]), dtype=float)
-    gaps: list[float] = []
-    base = 0.0
-    native_threads = info.name == "tree" and info.native_threads
-    parallel = processes > 1 and len(bounds) > 1 and not native_threads
-    how = {"chunks": len(bounds), "chunk_rows": chunk_rows, "processes": processes if parallel else 1}
-
-    def take(start: int, chunk: ShapChunk, done: int):
-        nonlocal base
-        out[start : start + len(chunk.values)] = chunk.values
-        base = chunk.base_value
-        if chunk.additivity_gap is not None:
-            gaps.append(chunk.additivity_gap)
+    bounds = chunk_bounds(len(X), chunk_rows)
+    chunks = []
+    for done, (start, stop) in enumerate(bounds, start=1):
+        chunks.append(explain_chunk(info, X.iloc[start:stop], positive_index, max_evals))
         if progress:
             progress(done / len(bounds))
+    if not chunks:
+        return np.empty((0, X.shape[1])), 0.0, None, {"chunks": 0, "chunk_rows": chunk_rows}
+    values, base, gap = merge_chunks(chunks)
+    return values, base, gap, {"chunks": len(bounds), "chunk_rows": chunk_rows}
 
-    if parallel:
-        try:
-            ctx = multiprocessing.get_context("fork")
-            if before_fork:
-                before_fork()  # e.g. close DB connections so children never share a socket
-            _FORKED.update(info=info, X=X, positive_index=positive_index, max_evals=max_evals)
-            with ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
-                for done, (start, chunk) in enumerate(pool.map(_explain_forked, bounds), start=1):
-                    take(start, chunk, done)
-            return out, base, (max(gaps) if gaps else None), how
-        except (AssertionError, OSError) as exc:  # e.g. a daemonic worker process may not fork: go serial
-            how.update(processes=1, parallel_error=str(exc))
-        finally:
-            _FORKED.clear()
-    for done, (start, stop) in enumerate(bounds, start=1):
-        take(start, explain_chunk(info, X.iloc[start:stop], positive_index, max_evals), done)
-    return out, base, (max(gaps) if gaps else None), how
+
+# --- what travels between the plan, the chunks and the merge (artifact store blobs) ---
+
+def frame_to_bytes(frame: pd.DataFrame) -> bytes:
+    """Rows as Parquet, index (dataset row numbers) and dtypes kept exactly."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=True)
+    return buffer.getvalue()
+
+
+def frame_from_bytes(data: bytes) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(data))
+
+
+def values_to_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(values, dtype=float), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def values_from_bytes(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 # --- sampling ---------------------------------------------------------------
@@ -249,26 +266,54 @@ def partial_dependence(model: LoadedModel, X: pd.DataFrame, feature: str, *, gri
 
 # --- the report -------------------------------------------------------------
 
-def explainability_report(
-    model: LoadedModel, df: pd.DataFrame, *, label: np.ndarray | None, params: dict, seed: int,
-    chunk_rows: int, processes: int, progress: Callable[[float], None], before_fork=None,
-) -> dict:
-    """Everything the stored report holds: results, figures, sample sizes, timings."""
+@dataclass
+class ExplanationPlan:
+    """What the chunks need and the merge re-derives: all rows, the explained sample, the explainer."""
+
+    X: pd.DataFrame  # every dataset row, feature columns
+    rows: np.ndarray  # dataset row numbers explained, sorted
+    X_sample: pd.DataFrame  # X.iloc[rows], indexed by dataset row number
+    info: ExplainerInfo
+    params: dict
+    build_seconds: float
+
+
+def plan_explanation(model: LoadedModel, df: pd.DataFrame, *, label: np.ndarray | None, params: dict, seed: int) -> ExplanationPlan:
+    """Pick the explained rows (stratified by label) and the explainer; deterministic for a seed."""
     p = {**DEFAULTS, **params}
-    timings: dict[str, float] = {}
     X = df[model.feature_names].reset_index(drop=True)
     t0 = time.perf_counter()
     info = build_explainer(model, X, params=p, seed=seed)
-    timings["build_explainer"] = time.perf_counter() - t0
-
+    build_seconds = time.perf_counter() - t0
     rows = stratified_sample(len(X), int(p["sample_size"]), label, seed)
-    X_sample = X.iloc[rows].reset_index(drop=True)
+    return ExplanationPlan(X, rows, X.iloc[rows], info, p, build_seconds)
+
+
+def explainability_report(
+    model: LoadedModel, df: pd.DataFrame, *, label: np.ndarray | None, params: dict, seed: int,
+    chunk_rows: int, progress: Callable[[float], None],
+) -> dict:
+    """The whole report in this process, chunk after chunk: the serial reference of the chunked run."""
+    plan = plan_explanation(model, df, label=label, params=params, seed=seed)
     t0 = time.perf_counter()
     values, base, gap, how = explain_rows(
-        info, X_sample, positive_index=model.positive_index, chunk_rows=chunk_rows, processes=processes,
-        max_evals=p["max_evals"], progress=lambda frac: progress(5 + 75 * frac), before_fork=before_fork,
+        plan.info, plan.X_sample, positive_index=model.positive_index, chunk_rows=chunk_rows,
+        max_evals=plan.params["max_evals"], progress=lambda frac: progress(5 + 75 * frac),
     )
-    timings["shap_values"] = time.perf_counter() - t0
+    shap_seconds = time.perf_counter() - t0
+    out = complete_explanation(model, plan, values, base=base, gap=gap, how=how, seed=seed, chunk_rows=chunk_rows)
+    out["timings"].update(build_explainer=plan.build_seconds, shap_values=shap_seconds)
+    progress(90)
+    return out
+
+
+def complete_explanation(model: LoadedModel, plan: ExplanationPlan, values: np.ndarray, *, base: float, gap: float | None,
+                         how: dict, seed: int, chunk_rows: int) -> dict:
+    """Everything the stored report holds, from the SHAP values of the sample: results, figures, sizes, timings."""
+    p, X, rows, X_sample, info = plan.params, plan.X, plan.rows, plan.X_sample, plan.info
+    if values.shape != X_sample.shape:
+        raise ValueError(f"SHAP values of {values.shape[0]} rows for a sample of {len(X_sample)} rows.")
+    timings: dict[str, float] = {}
     importance = np.abs(values).mean(axis=0)
     order = np.argsort(-importance)
     features = model.feature_names
@@ -277,7 +322,6 @@ def explainability_report(
     t0 = time.perf_counter()
     pdp = [partial_dependence(model, X, f, grid=int(p["pdp_grid"]), rows=int(p["pdp_rows"]), seed=seed) for f in top if pd.api.types.is_numeric_dtype(X[f])]
     timings["partial_dependence"] = time.perf_counter() - t0
-    progress(90)
 
     wanted = [int(r) for r in p["explain_rows"]] or [int(r) for r in rows[:3]]
     bad = [r for r in wanted if not 0 <= r < len(X)]
@@ -345,7 +389,7 @@ def what_if(model: LoadedModel, base_row: dict, changes: dict, *, background: pd
         if col in background.columns:
             rows[col] = rows[col].astype(background[col].dtype)
     info = build_explainer(model, background, params={**DEFAULTS, **params}, seed=seed)
-    chunk = explain_chunk(info, rows, model.positive_index, params.get("max_evals"))
+    chunk = explain_chunk(info, rows, model.positive_index, params.get("max_evals"))  # rows 0 and 1 seed the two
     scores = model.predict_score(rows)
     sides = []
     for i, label in enumerate(("original", "changed")):

@@ -27,7 +27,7 @@ from registry.choices import ArtifactKind
 from registry.models import Artifact, ModelVersion, RegisteredModel
 
 # Bumped when the computation changes meaning, so old stored reports are not reused for new requests.
-REPORT_CODE_VERSION = "1"
+REPORT_CODE_VERSION = "2"  # 2: model-agnostic explanations seeded per row (chunk-independent)
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 PARAMETER_KEYS = {
     ReportKind.EXPLAINABILITY: {"sample_size", "background_size", "top_features", "explain_rows", "feature_perturbation", "pdp_grid", "pdp_rows", "beeswarm_points", "max_evals"},

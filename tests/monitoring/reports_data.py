@@ -65,3 +65,12 @@ def pickled(model) -> bytes:
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     return buffer.getvalue()
+
+
+def train_sklearn_forest(df: pd.DataFrame, trees: int = 150) -> tuple[object, bytes]:
+    """Full-depth trees: shap's tree path is slow on them (~1 s per 100 rows here), which a chunk test needs."""
+    import skops.io
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=trees, random_state=0, n_jobs=1).fit(df[FEATURES], df["approved"])
+    return model, skops.io.dumps(model)

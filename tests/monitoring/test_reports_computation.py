@@ -192,23 +192,39 @@ def test_it_gives_lightgbm_shap_values_equal_to_shap_and_to_lightgbms_own_contri
     assert gap is None
 
 
-def test_it_explains_in_parallel_chunks_with_the_same_values_as_one_direct_call(frame):
+def test_it_explains_in_chunks_with_the_same_values_as_one_direct_call(frame):
     import shap
 
     sk, _ = train_sklearn(frame)
     model = LoadedModel(sk, "sklearn", "classification", FEATURES)
     X = frame[FEATURES].iloc[:400]
     info = explain.build_explainer(model, frame[FEATURES], params={}, seed=0)
-    values, base, _, how = explain.explain_rows(info, X, chunk_rows=100, processes=2)
-    assert how["processes"] == 2 and how["chunks"] == 4
+    values, base, _, how = explain.explain_rows(info, X, chunk_rows=100)
+    assert how == {"chunks": 4, "chunk_rows": 100}
     np.testing.assert_allclose(values, shap.TreeExplainer(sk).shap_values(X), atol=1e-9)
+
+
+def test_it_gives_each_row_the_same_model_agnostic_values_however_the_rows_are_chunked(frame):
+    sk, _ = train_sklearn_linear(frame)
+    model = LoadedModel(sk, "sklearn", "classification", FEATURES)
+    X = frame[FEATURES].iloc[:30]
+    info = explain.build_explainer(model, frame[FEATURES], params={"background_size": 20}, seed=3)
+    whole, _, _, _ = explain.explain_rows(info, X, chunk_rows=30, max_evals=40)
+    # A chunk explained by another process rebuilds the explainer from the stored background.
+    stored = explain.frame_from_bytes(explain.frame_to_bytes(info.background))
+    rebuilt = explain.build_explainer(model, None, params={"background_size": 20}, seed=3, background=stored)
+    pieces = [explain.explain_chunk(rebuilt, explain.frame_from_bytes(explain.frame_to_bytes(X.iloc[a:b])), 1, 40)
+              for a, b in explain.chunk_bounds(len(X), 7)][::-1]  # any order
+    chunked = np.concatenate([p.values for p in pieces[::-1]])
+    np.testing.assert_array_equal(chunked, whole)
+    assert not np.allclose(whole[0], whole[1])  # rows differ: the seed is per row, not one draw for all
 
 
 def test_it_uses_a_sampled_model_agnostic_explainer_for_linear_models_and_records_the_background(frame):
     sk, _ = train_sklearn_linear(frame)
     model = LoadedModel(sk, "sklearn", "classification", FEATURES)
     out = explain.explainability_report(model, frame, label=frame["approved"].to_numpy(), params={"sample_size": 60, "background_size": 40, "top_features": 1},
-                                        seed=5, chunk_rows=1000, processes=1, progress=lambda p: None)
+                                        seed=5, chunk_rows=1000, progress=lambda p: None)
     assert out["results"]["explainer"]["name"] == "permutation"
     assert out["results"]["explainer"]["background_size"] == 40
     assert out["sample_sizes"]["explained_rows"] == 60

@@ -14,7 +14,7 @@ from monitoring.choices import ReportStatus
 from monitoring.models import Report
 from monitoring.services import reports as services
 from registry.choices import Framework
-from tests.conftest import api_for, wait_for
+from tests.conftest import wait_for
 from tests.monitoring.conftest import add_artifact, make_version
 from tests.monitoring.reports_data import (
     FEATURES,
@@ -23,7 +23,7 @@ from tests.monitoring.reports_data import (
     to_csv,
     train_lightgbm,
     train_sklearn,
-    train_sklearn_linear,
+    train_sklearn_forest,
 )
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("celery-worker"), pytest.mark.django_db(transaction=True)]
@@ -165,24 +165,102 @@ def test_it_fails_reports_with_a_clear_message_for_bad_inputs(celery_worker_proc
         assert report.job.status == JobStatus.FAILED and cases[case][1] in report.job.error
 
 
-def test_it_never_leaves_a_report_running_when_its_worker_is_killed(celery_worker_process, team_credit, ds_owner, settings):
-    train = credit_frame(3000, seed=0)
-    _, data = train_sklearn_linear(train)
-    version = _version_with(team_credit, ds_owner, "credit-killed", Framework.SKLEARN, "model/model.skops", data)
-    dataset = _attach(ds_owner, version, train, sensitive=("gender",))
-    # The model-agnostic explainer on 3,000 rows runs for minutes: long enough to be killed mid-way.
-    report = _request(ds_owner, version, dataset, "explainability", {"sample_size": 3000, "max_evals": 400})
-    running = wait_for(lambda: Job.objects.filter(pk=report.job_id, status=JobStatus.RUNNING, progress__gte=5).exists(), timeout=120)
-    assert running, "the report never started"
+# --- chunked explanations across the worker's processes --------------------------
 
-    os.killpg(celery_worker_process.pid, signal.SIGKILL)  # the shared fixture starts a fresh worker for the next test
+
+def _serial(report: Report) -> dict:
+    """The same report computed in this process in one piece: the reference for the chunked run."""
+    from monitoring.report_tasks import _prepare
+    from monitoring.reports.explain import explainability_report
+
+    report = Report.objects.select_related("dataset__artifact__blob", "version").get(pk=report.pk)
+    _, df, model, label = _prepare(report)  # reads the stored artifacts as the worker does
+    return explainability_report(model, df, label=label, params=report.parameters, seed=report.seed, chunk_rows=10**9, progress=lambda p: None)
+
+
+def _assert_values_equal_serial(report: Report) -> None:
+    serial = _serial(report)["results"]
+    assert report.results["global_importance"] == serial["global_importance"]  # exact, not approximate
+    assert report.results["waterfalls"] == serial["waterfalls"]
+    assert report.results["base_value"] == serial["base_value"]
+
+
+def _forest_report(team, user, name, rows=400) -> Report:
+    _, data = train_sklearn_forest(credit_frame(2000, seed=0))
+    version = _version_with(team, user, name, Framework.SKLEARN, "model/model.skops", data)
+    dataset = _attach(user, version, credit_frame(rows, seed=1), sensitive=("gender",))
+    return _request(user, version, dataset, "explainability", {"sample_size": rows, "explain_rows": [3]})
+
+
+def _chunks(report: Report):
+    return list(Job.objects.filter(parent_id=report.job_id).order_by("chunk_index"))
+
+
+def test_it_spreads_an_explanations_chunks_over_the_prefork_processes_with_the_serial_values(celery_worker_process, team_credit, ds_owner):
+    from tests.conftest import WORKER_CHUNK_ROWS
+
+    report = _finished(_forest_report(team_credit, ds_owner, "credit-spread"))
+    assert report.status == ReportStatus.SUCCEEDED, report.error
+    chunks = _chunks(report)
+    assert len(chunks) == 400 // WORKER_CHUNK_ROWS and all(c.status == JobStatus.SUCCEEDED and c.attempts == 1 for c in chunks)
+    workers = {c.result["worker"] for c in chunks}
+    assert len(workers) >= 2, workers  # more than one pool process took chunks…
+    assert str(celery_worker_process.pid) not in {w.rsplit(":", 1)[1] for w in workers}  # …none of them the main process
+    assert report.results["explainer"]["worker_processes"] == len(workers)
+    assert 1 <= report.timings["chunks_model_loads"] <= len(workers)  # the model is read once per process, not per chunk
+    assert report.results["explainer"]["chunks"] == len(chunks)
+    assert report.job.chunks_done == len(chunks) and report.job.progress == 100
+    _assert_values_equal_serial(report)
+
+
+def test_it_runs_again_only_the_chunk_whose_pool_process_was_killed(celery_worker_process, team_credit, ds_owner):
+    report = _forest_report(team_credit, ds_owner, "credit-killed-child")
+    running = wait_for(lambda: Job.objects.filter(parent_id=report.job_id, status=JobStatus.RUNNING).first(), timeout=120, interval=0.05)
+    assert running, "no chunk started"
+    pid = int(running.worker.rsplit(":", 1)[1])
+    assert pid != celery_worker_process.pid
+    os.kill(pid, signal.SIGKILL)  # one pool child dies mid-chunk (as the OOM killer would do)
+
+    report = _finished(report)
+    assert report.status == ReportStatus.SUCCEEDED, report.error
+    assert celery_worker_process.poll() is None  # the worker itself lives on
+    attempts = {c.chunk_index: c.attempts for c in _chunks(report)}
+    assert attempts[running.chunk_index] == 2  # that chunk ran again…
+    assert all(n == 1 for i, n in attempts.items() if i != running.chunk_index), attempts  # …and only it
+    again = Job.objects.get(pk=running.pk)
+    assert again.result["worker"] != running.worker  # in another (new) pool process
+    _assert_values_equal_serial(report)
+
+
+def test_it_requeues_the_chunks_of_a_lost_worker_node_through_the_sweeper(_celery_worker_holder, celery_worker_process, team_credit, ds_owner, settings):
+    from tests.conftest import start_celery_worker
+
+    report = _forest_report(team_credit, ds_owner, "credit-node-lost")
+    started = wait_for(lambda: Job.objects.filter(parent_id=report.job_id, status=JobStatus.RUNNING).exists(), timeout=120, interval=0.05)
+    assert started, "no chunk started"
+    os.killpg(celery_worker_process.pid, signal.SIGKILL)  # the whole node: main process and pool children
     celery_worker_process.wait(timeout=20)
-
     assert Report.objects.get(pk=report.pk).status == ReportStatus.RUNNING  # nobody has noticed yet
-    settings.JOB_STALE_RUNNING_SECONDS = 0  # the sweeper's threshold is the hard time limit; here: now
-    jobs.sweep()
-    body = api_for(ds_owner).get(f"/api/v1/reports/{report.pk}/").json()
-    assert body["status"] == "failed" and "worker stopped" in body["error"]
-    services.reports_reconcile()
+    lost = set(Job.objects.filter(parent_id=report.job_id, status=JobStatus.RUNNING).values_list("pk", flat=True))
+    assert lost
+
+    # Without a sweep the broker would hand the unacknowledged chunks out again only after its
+    # visibility timeout (an hour); the sweeper re-queues chunks running past the time limit.
+    settings.JOB_STALE_CHUNK_SECONDS = 0  # here: at once
+    outcome = jobs.sweep()
+    assert outcome["requeued_chunks"] == len(lost) and outcome["failed_stuck"] == 0
+    assert Job.objects.get(pk=report.job_id).status == JobStatus.RUNNING  # the parent waits on, not failed
+    _celery_worker_holder.proc = start_celery_worker()  # a replacement node (its start empties the test queue…)
+    settings.JOB_DISPATCH_GRACE_SECONDS = 0
+    settings.JOB_STALE_CHUNK_SECONDS = 3600
+    jobs.sweep()  # …so the sweeper's next round dispatches the queued chunks again
+
+    report = _finished(report)
+    assert report.status == ReportStatus.SUCCEEDED, report.error
+    attempts = {c.chunk_index: (c.attempts, c.pk in lost) for c in _chunks(report)}
+    # Each lost chunk ran again (a duplicate delivery may add a try; the claim keeps it from running twice at once).
+    assert all(n >= 2 for n, was_lost in attempts.values() if was_lost), attempts
+    services.reports_reconcile()  # nothing to reconcile: the report ended by itself
     report.refresh_from_db()
-    assert report.status == ReportStatus.FAILED and "worker stopped" in report.error and report.finished_at
+    assert report.status == ReportStatus.SUCCEEDED
+    _assert_values_equal_serial(report)

@@ -37,7 +37,7 @@ def test_a_role_granted_in_the_django_admin_is_audited_with_who_made_it(admin_us
         "initial-date_joined_0": person.date_joined.strftime("%Y-%m-%d"), "initial-date_joined_1": person.date_joined.strftime("%H:%M:%S"),
     })
     assert response.status_code == 302, response.content.decode()[:2000]
-    event = AuditEvent.objects.get(action="role.grant", object_repr="pat")
+    event = AuditEvent.objects.get(action="user.grant_role", object_repr="pat")
     assert event.actor_username == "ada" and event.source == "admin"
     assert sentence(event) == "ada gave pat the role Risk officer"
     html = client_for(auditor).get("/governance/access-review/").content.decode()
@@ -58,8 +58,8 @@ def test_team_changes_through_the_service_are_audited_once(admin_user, team_cred
 
 def test_a_role_removed_by_clearing_groups_is_audited(ds_owner):
     ds_owner.groups.clear()
-    revoked = AuditEvent.objects.filter(action__in=["role.revoke", "team.remove_member"], changes__isnull=False)
-    assert {e.action for e in revoked} == {"role.revoke", "team.remove_member"}
+    revoked = AuditEvent.objects.filter(action__in=["user.revoke_role", "team.remove_member"], changes__isnull=False)
+    assert {e.action for e in revoked} == {"user.revoke_role", "team.remove_member"}
     assert any(sentence(e) == "system took the role Data scientist from dana" for e in revoked)
 
 

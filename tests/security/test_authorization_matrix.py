@@ -60,6 +60,10 @@ _set("healthz", get=EVERYONE)
 _set("readyz", get=EVERYONE)
 _set("login", get=EVERYONE, post=EVERYONE, put=EVERYONE)
 _set("logout", post=EVERYONE)
+# Single sign-on routes answer 404 while OIDC_ISSUER is unset (as here); with it set they are
+# exercised against a real provider in tests/people/test_sso_browser.py.
+_set("oidc_authentication_init", get=NOBODY)
+_set("oidc_authentication_callback", get=NOBODY)
 # Public, but a revoked token presented to them is refused rather than ignored.
 _set("schema", get=EVERYONE - {REVOKED})
 _set("swagger-ui", get=EVERYONE - {REVOKED})
@@ -155,11 +159,21 @@ _set("v1:telemetry-dashboard", get=READERS)
 _set("v1:telemetry-events", post=PRACTITIONERS)
 _set("v1:telemetry-ground-truth", post=PRACTITIONERS)
 _set("v1:telemetry-overview", get=SIGNED_IN)
+_set("v1:team-list", get=SIGNED_IN, post=ADMIN)
+_set("v1:team-detail", get=SIGNED_IN, patch=ADMIN)
+_set("v1:team-add-member", post=ADMIN)
+_set("v1:team-remove-member", post=ADMIN)
 _set("v1:token-detail", get=OWNER_ONLY)
 _set("v1:token-list", get=SIGNED_IN - {"approver", "risk"}, post=PRACTITIONERS)
 _set("v1:token-revoke", post=OWNER_ONLY)
 _set("v1:trainingrun-detail", get=READERS)
 _set("v1:trainingrun-list", get=SIGNED_IN, post=PRACTITIONERS)
+_set("v1:user-list", get=ADMIN, post=ADMIN)
+_set("v1:user-detail", get=ADMIN)
+_set("v1:user-grant-role", post=ADMIN)
+_set("v1:user-revoke-role", post=ADMIN)
+_set("v1:user-deactivate", post=ADMIN)
+_set("v1:user-activate", post=ADMIN)
 _set("v1:version-search-list", get=SIGNED_IN)
 _set("v1:versionlifecycle-detail", get=READERS)
 _set("v1:versionlifecycle-list", get=SIGNED_IN, post=PRACTITIONERS)
@@ -204,6 +218,10 @@ _set("telemetry:alert-acknowledge", post=TEAM)
 _set("telemetry:alert-resolve", post=TEAM)
 _set("monitoring:report-detail", get=READERS)
 _set("monitoring:modelcard-detail", get=READERS)
+# Teams and people: administrators only (the services refuse everyone else too).
+_set("people", get=ADMIN)
+for _name in ("team-create", "team-rename", "member-add", "member-remove", "role-grant", "role-revoke", "user-active"):
+    _set(f"people-{_name}", post=ADMIN)
 RESULTS_FILE = os.environ.get("AUTHZ_MATRIX_DUMP")  # write observations to a file to help write rows
 
 

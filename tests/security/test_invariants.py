@@ -580,6 +580,24 @@ ROUTE_INVARIANTS: dict[str, tuple[str, ...]] = {
     "v1:telemetry-alert-resolve": (T, A),
     "v1:datatest-list": (T, A),
     "v1:datatest-detail": (T, A),
+    # REST and portal: teams and people (administrators only; the authorization matrix
+    # refuses everyone else, an auditor included)
+    "v1:team-list": (A,),
+    "v1:team-detail": (A,),
+    "v1:team-add-member": (A,),
+    "v1:team-remove-member": (A,),
+    "v1:user-list": (A,),
+    "v1:user-activate": (A,),
+    "v1:user-deactivate": (A,),
+    "v1:user-grant-role": (A,),
+    "v1:user-revoke-role": (A,),
+    "people-team-create": (A,),
+    "people-team-rename": (A,),
+    "people-member-add": (A,),
+    "people-member-remove": (A,),
+    "people-role-grant": (A,),
+    "people-role-revoke": (A,),
+    "people-user-active": (A,),
     # REST: the user's own API tokens (no team: the owner's own rows)
     "v1:token-list": (A,),
     "v1:token-revoke": (A,),
@@ -601,6 +619,7 @@ ROUTE_INVARIANTS: dict[str, tuple[str, ...]] = {
     # Portal forms
     "registry:report-request": (MISSING, T, A),
     "registry:whatif-request": (T, A),
+    "registry:training-run-resolve": (T, A),
     "governance:request-decide": (SOD, T, A),
     "governance:request-override": (SOD, T, A),
     "governance:request-action": (T, A),

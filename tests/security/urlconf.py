@@ -91,7 +91,7 @@ _PK_OBJECT = {
     # portal routes
     "governance:request": "promotionrequest", "governance:version": "version", "governance:deployment": "deployment",
     "monitoring:report": "report", "telemetry:dashboard": "deployment", "telemetry:canary": "deployment",
-    "telemetry:alert": "alert", "registry:report": "report",
+    "telemetry:alert": "alert", "registry:report": "report", "people-": "team",
 }
 
 
@@ -117,8 +117,14 @@ def url_for(route: Route, world, **overrides: str) -> str:
             values[kwarg] = ARTIFACT_PATH
         elif kwarg == "alias":
             values[kwarg] = ALIAS
+        elif kwarg == "slug" and route.name.startswith("v1:team-"):
+            values[kwarg] = world["team"].slug
         elif kwarg == "slug":
             values[kwarg] = world["environment"].slug
+        elif kwarg in ("username", "user_pk"):
+            values[kwarg] = world["user"].get_username() if kwarg == "username" else str(world["user"].pk)
+        elif kwarg == "role":
+            values[kwarg] = "data_scientist"
         elif kwarg == "version_id":
             values[kwarg] = str(world["version"].pk)
         elif kwarg == "job_id":

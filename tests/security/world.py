@@ -83,7 +83,7 @@ def build_world(*, ds_owner, mle_teammate, admin_user, team_credit) -> World:
         trainingrun=run, citestresult=ci, deployment=deployment, promotionrequest=request, versionlifecycle=lifecycle,
         webhook=hook, webhookdelivery=delivery, webhookallowedaddress=allowed, evaluationdataset=eval_dataset,
         report=report, modelcard=card, slarule=rule, alert=alert, datatest=data_test, job=job, environment=dev,
-        auditevent=AuditEvent.objects.order_by("id").first(),
+        auditevent=AuditEvent.objects.order_by("id").first(), team=team_credit, user=ds_owner,
     )
     return w
 

@@ -12,6 +12,7 @@ RUN apt-get update \
        > /etc/apt/sources.list.d/pgdg.list \
     && apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client-${PG_MAJOR} \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && apt-get purge -y curl && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MODELGATE_VAR_DIR=/var/lib/modelgate \
     PG_BIN_DIR=/usr/lib/postgresql/${PG_MAJOR}/bin

@@ -67,11 +67,14 @@ test: venv system-deps ## Run the whole suite (on PostgreSQL + Redis when DATABA
 test-embedded: ## Run the suite on the embedded default (SQLite, tasks in-process)
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(MAKE) test
 
-system-deps: ## Install Debian's chromium (browser tests), curl and jq (API guide test), pg_dump/pg_restore (backup tests) if missing (needs root)
+# WeasyPrint (evidence-pack PDFs) loads Pango and HarfBuzz through ctypes; fonts-dejavu-core gives it a font.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+system-deps: ## Install Debian's chromium (browser tests), Pango (PDF evidence packs), curl and jq (API guide test), pg_dump/pg_restore (backup tests) if missing (needs root)
 	@command -v chromium >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null \
-	  && command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium jq curl postgresql-client; \
-	  else echo "Browser tests need Debian's chromium, the API guide test curl and jq, the backup tests pg_dump: sudo apt-get install chromium jq curl postgresql-client"; exit 1; fi; }
+	  && command -v pg_dump >/dev/null && command -v pg_restore >/dev/null \
+	  && /sbin/ldconfig -p | grep -q libpangoft2-1.0.so.0 && /sbin/ldconfig -p | grep -q libharfbuzz-subset.so.0 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium jq curl postgresql-client $(PDF_LIBS); \
+	  else echo "Browser tests need Debian's chromium, PDF evidence packs Pango, the API guide test curl and jq, the backup tests pg_dump: sudo apt-get install chromium jq curl postgresql-client $(PDF_LIBS)"; exit 1; fi; }
 
 lint: venv ## ruff, import contracts (layers, no ML stack in the web process), Django checks, migrations up to date
 	$(VENV)/bin/ruff check .

@@ -9,10 +9,12 @@ class GovernanceConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         # Imported for their registrations: built-in gate kinds, role grants, job handlers and Celery tasks.
-        from governance import contributions, gates, roles, tasks  # noqa: F401
+        from governance import audit_words, contributions, gates, roles, tasks  # noqa: F401
 
         # What governance shows and checks in the registry and the portal (extension points).
         contributions.register()
+        # Governance's audit events in sentences (and the audit trail's action dropdown).
+        audit_words.register()
         # A flush (`manage.py flush`, transactional tests) empties every table and then sends
         # post_migrate; put the default environments back so the instance stays usable.
         post_migrate.connect(_ensure_default_environments, sender=self, dispatch_uid="governance.default_environments")

@@ -62,6 +62,9 @@ def home_inbox(user) -> dict:
         "alerts": selectors.governance_alerts(user=user)[:10],
         "waiting": views.waiting_for(user),
         "my_requests": views.my_open_requests(user),
+        "decided_by_me": views.decided_by_me(user),
+        "reviews_due": views.reviews_due(user),
+        "overrides_waiting": views.overrides_waiting(user),
         "can_approve": user.has_perm("governance.approve_promotionrequest") and not roles.is_read_only(user),
     }
 

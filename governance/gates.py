@@ -44,17 +44,19 @@ class GateKind:
     evaluate: Callable[..., GateResult]  # evaluate(version, params) -> GateResult
     params_help: str = ""
     overridable: bool = False
+    # Where a person checks the verdict: link(evidence) -> [(text, url)], e.g. the report it read.
+    link: Callable[[dict], list[tuple[str, str]]] | None = None
 
 
 GATE_KINDS: dict[str, GateKind] = {}
 
 
-def register_gate_kind(kind: str, *, label: str, params_help: str = "", overridable: bool = False):
+def register_gate_kind(kind: str, *, label: str, params_help: str = "", overridable: bool = False, link=None):
     """Decorator: ``@register_gate_kind("metric_threshold", label="Metric threshold")``."""
 
     def register(func):
         GATE_KINDS[kind] = GateKind(
-            kind=kind, label=label, evaluate=func, params_help=params_help, overridable=overridable
+            kind=kind, label=label, evaluate=func, params_help=params_help, overridable=overridable, link=link
         )
         return func
 

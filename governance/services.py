@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from governance import aliases
+from governance import aliases, audit_words
 from governance.choices import (
     OPEN_REQUEST_STATES,
     REQUEST_TRANSITIONS,
@@ -268,6 +268,7 @@ def environment_update_policy(*, user, environment: Environment, data: dict) -> 
     _full_clean(environment)
     environment.save()
     after = {f: getattr(environment, f) for f in POLICY_FIELDS}
+    audit_words.environment_name.cache_clear()  # sentences name environments as they are now called
     _audit(user, action="environment.update_policy", obj=environment, changes=audit.diff(before, after))
     return environment
 

@@ -9,8 +9,12 @@ urlpatterns = [
     path("requests/", views.request_list, name="request-list"),
     path("requests/<id:pk>/", views.request_detail, name="request-detail"),
     path("requests/<id:pk>/status/", views.request_status, name="request-status"),
+    path("requests/<id:pk>/evidence.<str:file_format>", views.request_evidence, name="request-evidence"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
+    path("access-log/", views.access_log, name="access-log"),
+    path("access-review/", views.access_review, name="access-review"),
+    path("access-log/<str:log>.csv", views.access_log_export, name="access-log-export"),
 ]
 urlpatterns += [
     path("requests/<id:pk>/decide/", views.request_decide, name="request-decide"),

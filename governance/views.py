@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,10 +23,11 @@ from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from governance import decision as decision_model
 from governance import extensions, selectors
 from governance.choices import DeploymentStatus, RequestState
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
-from modelgate.core import audit, roles
+from modelgate.core import audit, readable, roles, sentences
 from modelgate.core.errors import ApplicationError
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import htmx_partial, paginate
@@ -216,6 +217,28 @@ def waiting_for(user, limit: int = 20) -> list[dict]:
     return rows
 
 
+def decided_by_me(user, limit: int = 10) -> list[Approval]:
+    """The approver's own decisions, newest first (one query)."""
+    return list(Approval.objects.filter(user=user).select_related("request__version__registered_model", "request__environment")
+                .order_by("-created_at", "-id")[:limit])
+
+
+def reviews_due(user, limit: int = 15) -> list[Deployment]:
+    """Active deployments under a periodic-review policy (Prod) the user may see, the soonest due first."""
+    today = timezone.localdate()
+    rows = list(selectors.deployment_list(user).filter(status=DeploymentStatus.ACTIVE, review_by__isnull=False)
+                .order_by("review_by", "pk")[:limit])
+    for row in rows:
+        row.overdue = row.review_by < today
+    return rows
+
+
+def overrides_waiting(user, limit: int = 10) -> list[PromotionRequest]:
+    """Pending requests whose gate override waits for a risk officer."""
+    return list(selectors.promotion_request_list(user).filter(state=RequestState.PENDING, override_state="pending")
+                .order_by("submitted_at", "pk")[:limit])
+
+
 def my_open_requests(user, limit: int = 10):
     return list(
         PromotionRequest.objects.filter(requested_by=user, state__in=(RequestState.DRAFT, RequestState.PENDING, RequestState.APPROVED))
@@ -301,10 +324,29 @@ def _owner_actions(user, req) -> list[tuple[str, str]]:
     return actions
 
 
+def _decision_context(user, req, gates) -> dict:
+    """The decision page's top: summary in words, warnings no gate checks, the side-by-side
+    comparison with what serves in the target environment now, and each gate's sources."""
+    decision = decision_model.decision_for_request(user, req, gates)
+    ci_results = decision_model.ci_results_for_gates(gates)
+    for gate in gates:
+        gate["links"] = decision_model.gate_links(gate, ci_results)
+        gate["tables"] = readable.table(gate["evidence"])
+    rows = decision_model.comparison(decision)
+    sections = []
+    for row in rows:
+        if not sections or sections[-1]["title"] != row.section:
+            sections.append({"title": row.section, "rows": []})
+        sections[-1]["rows"].append(row)
+    return {"facts": decision, "summary": decision_model.summary(decision),
+            "warnings": decision_model.warnings(decision), "comparison": sections}
+
+
 @login_required
 def request_detail(request, pk):
     req = _visible_request(request.user, pk)
     context = _request_context(request.user, req)
+    context.update(_decision_context(request.user, req, context["gates"]))
     # Reports and other evidence higher apps contribute (governance.extensions).
     context["reports"] = extensions.version_evidence(request.user, req.version)
     context["ci_results"] = list(CITestResult.objects.filter(version=req.version).order_by("-created_at")[:20])
@@ -312,6 +354,30 @@ def request_detail(request, pk):
         object_type="governance.promotionrequest", object_id=str(req.pk)
     ).order_by("-id")[:50]
     return render(request, "governance/request_detail.html", context)
+
+
+# The pack is self-contained: a stricter policy than the portal's proves it loads nothing.
+EVIDENCE_PACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+@require_GET
+@login_required
+def request_evidence(request, pk, file_format):
+    """The evidence pack as PDF or HTML; each download records its SHA-256 in the audit chain."""
+    from governance import evidence
+
+    if file_format not in evidence.FORMATS:
+        raise Http404("The evidence pack comes as .pdf or .html.")
+    req = _visible_request(request.user, pk)
+    gates, _preview = _gates_for_page(req)
+    pack = evidence.evidence_pack_generate(user=request.user, request=req, gates=gates, file_format=file_format)
+    response = HttpResponse(pack.content, content_type=pack.content_type)
+    disposition = "attachment" if file_format == "pdf" else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{pack.filename}"'
+    response["X-Content-SHA256"] = pack.sha256
+    response["Content-Security-Policy"] = EVIDENCE_PACK_CSP
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -340,7 +406,12 @@ def _audit_queryset(user, params):
     if params.get("actor"):
         qs = qs.filter(actor_username=params["actor"])
     if params.get("action"):
-        qs = qs.filter(action__startswith=params["action"])
+        # One action chosen in the dropdown matches exactly ("promotion.approve" is not "promotion.approved");
+        # a group ("promotion.") or typed text matches as a prefix.
+        if sentences.is_action(params["action"]):
+            qs = qs.filter(action=params["action"])
+        else:
+            qs = qs.filter(action__startswith=params["action"])
     if params.get("object_type"):
         qs = qs.filter(object_type=params["object_type"])
     return qs
@@ -351,7 +422,8 @@ def _audit_queryset(user, params):
 def audit_trail(request):
     filters = {k: request.GET.get(k, "") for k in AUDIT_FILTERS}
     context = paginate(request, _audit_queryset(request.user, filters), per_page=50)
-    context.update({"filters": filters, "filtered": any(filters.values()), "export_links": _export_links(filters)})
+    context.update({"filters": filters, "filtered": any(filters.values()), "export_links": _export_links(filters),
+                    "action_choices": sentences.action_choices()})
     return render(request, "governance/audit_trail.html", context)
 
 
@@ -362,7 +434,8 @@ def _export_links(filters) -> list[tuple[str, str]]:
         params["since"] = f"{filters['date_from']}T00:00:00Z"
     if parse_date(filters["date_to"] or ""):
         params["until"] = f"{parse_date(filters['date_to']) + timedelta(days=1)}T00:00:00Z"
-    for ours, theirs in (("model", "model"), ("actor", "actor"), ("action", "action_prefix"), ("object_type", "object_type")):
+    action_param = "action" if sentences.is_action(filters["action"]) else "action_prefix"
+    for ours, theirs in (("model", "model"), ("actor", "actor"), ("action", action_param), ("object_type", "object_type")):
         if filters[ours]:
             params[theirs] = filters[ours]
     base = reverse("v1:auditevent-export")
@@ -418,7 +491,9 @@ def _after_decision(request, req, status=200):
         context["oob_messages"] = True
         return render(request, "governance/partials/request_status.html", context, status=status)
     if status >= 400:
-        return render(request, "governance/request_detail.html", {**_request_context(request.user, req), "history": []}, status=status)
+        context = _request_context(request.user, req)
+        context.update(_decision_context(request.user, req, context["gates"]))
+        return render(request, "governance/request_detail.html", {**context, "history": []}, status=status)
     return redirect("governance:request-detail", pk=req.pk)
 
 
@@ -531,3 +606,121 @@ def request_action(request, pk, action):
     except ApplicationError as exc:
         return _refused(request, exc, redirect("governance:request-detail", pk=req.pk))
     return redirect("governance:request-detail", pk=req.pk)
+
+
+# --- access log (downloads) and failed sign-ins, outside the audit chain ---------------------------
+
+ACCESS_FILTERS = ("date_from", "date_to", "actor", "model", "kind")
+
+
+def _access_queryset(params):
+    from modelgate.core.models import AccessLog
+
+    qs = AccessLog.objects.order_by("-id")
+    tz = timezone.get_current_timezone()
+    if start := parse_date(params.get("date_from") or ""):
+        qs = qs.filter(created_at__gte=timezone.make_aware(datetime.combine(start, time.min), tz))
+    if end := parse_date(params.get("date_to") or ""):
+        qs = qs.filter(created_at__lte=timezone.make_aware(datetime.combine(end, time.max), tz))
+    for field, lookup in (("actor", "actor_username"), ("model", "model_name"), ("kind", "kind")):
+        if params.get(field):
+            qs = qs.filter(**{lookup: params[field]})
+    return qs
+
+
+def _failed_logins(params):
+    from axes.models import AccessFailureLog
+
+    qs = AccessFailureLog.objects.order_by("-attempt_time", "-id")
+    if params.get("actor"):
+        qs = qs.filter(username=params["actor"])
+    tz = timezone.get_current_timezone()
+    if start := parse_date(params.get("date_from") or ""):
+        qs = qs.filter(attempt_time__gte=timezone.make_aware(datetime.combine(start, time.min), tz))
+    if end := parse_date(params.get("date_to") or ""):
+        qs = qs.filter(attempt_time__lte=timezone.make_aware(datetime.combine(end, time.max), tz))
+    return qs
+
+
+@require_GET
+@login_required
+@permission_required("core.view_auditevent", raise_exception=True)
+def access_log(request):
+    """Downloads (artifacts, model cards) and failed sign-ins: read access and refusals, shown to auditors."""
+    filters = {k: request.GET.get(k, "") for k in ACCESS_FILTERS}
+    context = paginate(request, _access_queryset(filters), per_page=50)
+    context.update({
+        "filters": filters, "filtered": any(filters.values()), "failed_logins": list(_failed_logins(filters)[:50]),
+        "export_downloads": f"{reverse('governance:access-log-export', args=['downloads'])}?{urlencode({k: v for k, v in filters.items() if v})}",
+        "export_failures": f"{reverse('governance:access-log-export', args=['failed-logins'])}?{urlencode({k: v for k, v in filters.items() if v})}",
+    })
+    return render(request, "governance/access_log.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("core.view_auditevent", raise_exception=True)
+def access_log_export(request, log):
+    """CSV of the filtered downloads or failed sign-ins, the filters and the day in its name."""
+    import csv
+
+    from django.http import StreamingHttpResponse
+
+    filters = {k: request.GET.get(k, "") for k in ACCESS_FILTERS}
+    if log == "downloads":
+        columns = ("id", "created_at", "actor_username", "token_id", "source", "kind", "object_type", "object_id",
+                   "object_repr", "model_name", "registered_model_id", "detail", "request_id", "client_ip")
+        rows = _access_queryset(filters).order_by("id")
+    elif log == "failed-logins":
+        columns = ("id", "attempt_time", "username", "ip_address", "user_agent", "path_info", "locked_out")
+        rows = _failed_logins(filters).order_by("id")
+    else:
+        raise Http404
+
+    class Echo:
+        def write(self, value):
+            return value
+
+    def stream():
+        writer = csv.writer(Echo())
+        yield writer.writerow(columns)
+        for row in rows.values_list(*columns).iterator(chunk_size=2000):
+            yield writer.writerow(["" if v is None else v for v in row])
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    name = readable.export_filename(f"modelgate-{log}", {k: v for k, v in filters.items() if v}, "csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# --- access review (auditors, admins): read-only ----------------------------------------------
+
+MEMBERSHIP_ACTIONS = ("user.grant_role", "user.revoke_role", "team.add_member", "team.remove_member", "team.create", "team.rename")
+
+
+@require_GET
+@login_required
+@permission_required("core.view_auditevent", raise_exception=True)
+def access_review(request):
+    """Who holds which role and who is in which team now, and every change to either with who made it.
+    Three queries: people with their groups, teams, the membership events."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from modelgate.core.models import Team
+
+    teams = {t.group_id: t for t in Team.objects.all()}
+    people = []
+    users = get_user_model().objects.order_by("username").prefetch_related(Prefetch("groups", queryset=Group.objects.order_by("name")))
+    for user in users:
+        groups = list(user.groups.all())
+        held = [roles.ROLE_LABELS[g.name] for g in groups if g.name in roles.ROLE_LABELS]
+        if user.is_superuser:
+            held.append("Superuser")
+        people.append({"user": user, "roles": held, "teams": [teams[g.pk].name for g in groups if g.pk in teams]})
+    by_role = [(label, [p["user"] for p in people if label in p["roles"]]) for label in roles.ROLE_LABELS.values()]
+    events = audit_events_for(request.user).filter(action__in=MEMBERSHIP_ACTIONS).order_by("-id")
+    context = paginate(request, events, per_page=50)
+    context.update({"people": people, "by_role": by_role,
+                    "teams": [(t, [p["user"] for p in people if t.name in p["teams"]]) for t in teams.values()]})
+    return render(request, "governance/access_review.html", context)

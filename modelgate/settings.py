@@ -270,7 +270,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "modelgate.core.middleware.request_client_address"
 AXES_LOCKOUT_CALLABLE = "modelgate.core.auth_views.lockout_response"
 AXES_RESET_ON_SUCCESS = True
-AXES_DISABLE_ACCESS_LOG = True  # lockout only: no table of every login (the audit trail records changes)
+AXES_DISABLE_ACCESS_LOG = True  # no table of every login: successful sign-ins are audit events (auth.login)
+# Failed sign-ins stay in axes' own table (auditors read and export it on /governance/access-log/), not in the
+# audit chain: a brute-force run must not make every request queue on the chain head.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # --- single sign-on (OpenID Connect, mozilla-django-oidc; docs/security.md) ----
 # On when OIDC_ISSUER is set. Endpoints come from the issuer's discovery document
 # (OIDC_DISCOVERY_URL to name another); the code flow always uses PKCE, state and nonce.

@@ -8,7 +8,11 @@ class MonitoringConfig(AppConfig):
     def ready(self):
         # Imported for their registrations: role grants, job handlers and Celery tasks
         # (the ML stack itself loads lazily, in the worker's handlers only).
-        from monitoring import contributions, roles, tasks  # noqa: F401
+        from monitoring import audit_words, contributions, decision, roles, tasks  # noqa: F401
 
         # Report gates, the version page's reports, evidence on requests, the demo step.
         contributions.register()
+        # Warnings, comparison rows and evidence-pack chapters for governance's decision page.
+        decision.register()
+        # Reports' and SLA monitoring's audit events in sentences.
+        audit_words.register()

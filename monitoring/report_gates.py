@@ -72,6 +72,9 @@ def fairness_report_passes(version, params: dict) -> GateResult:
 
 
 def register() -> None:
-    register_gate_kind("explainability_report_exists", label="Explainability report exists", params_help="{}")(explainability_report_exists)
+    from monitoring.decision import report_link
+
+    register_gate_kind("explainability_report_exists", label="Explainability report exists", params_help="{}",
+                       link=report_link)(explainability_report_exists)
     register_gate_kind("fairness_report_passes", label="Fairness report passes the four-fifths rule",
-                       params_help='{"min_ratio": 0.8, "min_group_n": 100}')(fairness_report_passes)
+                       params_help='{"min_ratio": 0.8, "min_group_n": 100}', link=report_link)(fairness_report_passes)

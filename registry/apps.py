@@ -9,7 +9,7 @@ class RegistryConfig(AppConfig):
         from modelgate.core.backup import register_blob_source
         from modelgate.core.demo import register_demo_step
         from modelgate.core.selectors import register_audit_model_scope
-        from registry import demo, roles, storage, tasks  # noqa: F401 (roles: grants its role permissions; tasks: registers its job handlers)
+        from registry import audit_words, demo, roles, storage, tasks  # noqa: F401 (roles: grants its role permissions; tasks: registers its job handlers)
         from registry.selectors import visible_model_ids
 
         # Audit events about a model are read by those who may see the model.
@@ -17,3 +17,5 @@ class RegistryConfig(AppConfig):
         # Backup records the blobs artifact rows reference; restore checks every one is in the store.
         register_blob_source(storage.referenced_blobs)
         register_demo_step("models", demo.seed, order=10)
+        # The registry's audit events in sentences (and the audit trail's action dropdown).
+        audit_words.register()

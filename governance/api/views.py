@@ -40,6 +40,7 @@ from modelgate.core.audit import HASHED_FIELDS, HASHED_WHEN_SET, verify_chain
 from modelgate.core.errors import ApplicationError, NotFoundError
 from modelgate.core.models import AuditEvent, Team
 from modelgate.core.permissions import restrict
+from modelgate.core.readable import export_filename
 from registry.models import ModelVersion, RegisteredModel
 
 ERRORS = {code: OpenApiResponse(description="Error envelope {error: {code, message, fields}}") for code in (400, 401, 403, 404, 409)}
@@ -426,6 +427,8 @@ EXPORT_FORMAT_PARAM = OpenApiParameter(
     "file_format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["csv", "json"], description="csv (default) or json"
 )
 EXPORT_COLUMNS = ("id", *HASHED_FIELDS, *HASHED_WHEN_SET, "prev_hash", "hash")
+# Filters named in the export's file name, in this order.
+AUDIT_EXPORT_FILTERS = ("model", "actor", "action", "action_prefix", "object_type", "since", "until")
 
 
 def _csv_rows(queryset):
@@ -491,7 +494,9 @@ class AuditEventViewSet(ViewScopedLookupMixin, mixins.ListModelMixin, mixins.Ret
             response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
         else:
             response = StreamingHttpResponse(_json_rows(queryset), content_type="application/json")
-        response["Content-Disposition"] = f'attachment; filename="modelgate-audit.{file_format}"'
+        filters = {key: request.query_params.get(key) for key in AUDIT_EXPORT_FILTERS}
+        filters.update({key: (filters[key] or "")[:10] for key in ("since", "until")})  # the day is enough in a name
+        response["Content-Disposition"] = f'attachment; filename="{export_filename("modelgate-audit", filters, file_format)}"'
         return response
 
     @extend_schema(summary="Verify the hash chain; reports the first broken event", responses={200: s.ChainVerificationSerializer})

@@ -200,6 +200,36 @@ class AuditChainHead(models.Model):
         return f"audit chain head at #{self.last_event_id}"
 
 
+class AccessLog(models.Model):
+    """Who downloaded what (artifacts, model cards, report files): read access, kept outside the
+    audit chain so a busy CI pulling artifacts never queues on the chain head. Append-only by
+    convention; auditors read and export it."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    token_id = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=16, blank=True, help_text="api, portal, mlflow")
+    kind = models.CharField(max_length=32, help_text="artifact, model_card…")
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    model_name = models.CharField(max_length=128, blank=True)
+    registered_model_id = models.BigIntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="e.g. the byte range served")
+    request_id = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["actor_username"], name="core_access_actor_idx"),
+                   models.Index(fields=["registered_model_id"], name="core_access_model_idx")]
+
+    def __str__(self):
+        return f"{self.actor_username or 'system'} downloaded {self.object_repr} ({self.kind})"
+
+
 class IdpMembership(models.Model):
     """A group membership (a team's group or a role's group) that the identity provider
     gave: sign-in sync adds and removes these and only these. A membership of the same

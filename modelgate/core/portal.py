@@ -54,10 +54,12 @@ def register_home_widget(key: str, widget: HomeWidget, *, order: int = 100) -> N
 
 @login_required
 def home(request):
+    teams = list(user_teams(request.user))
     context = {
         "roles": [roles.ROLE_LABELS[r] for r in sorted(roles.user_roles(request.user))],
-        "teams": list(user_teams(request.user)),
-        "widgets": render_widgets(request, HOME_WIDGETS, request.user),
+        "teams": teams,
+        # Widgets word things for a user with no team differently, so they see the teams too.
+        "widgets": render_widgets(request, HOME_WIDGETS, request.user, base={"teams": teams}),
     }
     context.update(_recent_activity(request.user))
     return render(request, "core/home.html", context)

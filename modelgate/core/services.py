@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from modelgate.core import audit, roles
+from modelgate.core import audit, memberships, roles
 from modelgate.core.errors import ConflictError, PermissionDeniedError
 from modelgate.core.models import ApiToken, IdpMembership, Team
 
@@ -94,7 +94,8 @@ def team_add_member(*, team: Team, user, actor=None, idp_claim: str = "") -> Non
     _check_actor(actor)
     if user.groups.filter(pk=team.group_id).exists():
         raise ConflictError(f"{user.get_username()} is already a member of {team.slug}.")
-    user.groups.add(team.group)
+    with memberships.recorded_by_caller():
+        user.groups.add(team.group)
     if idp_claim:
         IdpMembership.objects.create(user=user, group=team.group, claim_value=idp_claim)
     _forget_memberships(user)
@@ -117,7 +118,8 @@ def team_remove_member(*, team: Team, user, actor=None, idp_sync: bool = False) 
             raise ConflictError(f"{user.get_username()}'s membership of {team.slug} was granted by hand: sync keeps it.")
         raise _idp_managed_refusal(user, f"membership of {team.slug}")
     managed.delete()
-    user.groups.remove(team.group)
+    with memberships.recorded_by_caller():
+        user.groups.remove(team.group)
     _forget_memberships(user)
     changes = {"member": {"before": user.get_username(), "after": None}}
     if idp_sync:
@@ -144,7 +146,8 @@ def role_grant(*, user, role: str, actor=None, idp_claim: str = "") -> None:
     group = _role_group(role)
     if user.groups.filter(pk=group.pk).exists():
         raise ConflictError(f"{user.get_username()} already holds the role {role}.")
-    user.groups.add(group)
+    with memberships.recorded_by_caller():
+        user.groups.add(group)
     if idp_claim:
         IdpMembership.objects.create(user=user, group=group, claim_value=idp_claim)
     _forget_memberships(user)
@@ -168,7 +171,8 @@ def role_revoke(*, user, role: str, actor=None, idp_sync: bool = False) -> None:
     if actor is not None and actor.pk == user.pk and role == roles.ADMIN and not user.is_superuser:
         raise ConflictError("You cannot take the administrator role from yourself; ask another administrator.")
     managed.delete()
-    user.groups.remove(group)
+    with memberships.recorded_by_caller():
+        user.groups.remove(group)
     _forget_memberships(user)
     changes = {"roles": {"before": role, "after": None}}
     if idp_sync:

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from modelgate.api.parsers import JSONParser
 from modelgate.api.viewsets import RestrictedViewSetMixin
+from modelgate.core import access_log
 from modelgate.core.errors import ApplicationError, NotFoundError
 from modelgate.core.models import Job
 from modelgate.core.permissions import restrict
@@ -207,4 +208,6 @@ class ModelCardViewSet(RestrictedViewSetMixin, mixins.RetrieveModelMixin, viewse
         body = render_to_string("monitoring/model_card.html", {"card": merge(card.generated, card.authored), "object": card})
         response = HttpResponse(body, content_type="text/html; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="model-card-{card.version_id}.html"'
+        access_log.record(kind="model_card", obj=card, model=card.version.registered_model, user=request.user,
+                          detail={"format": "html", "bytes": len(response.content)})
         return response

@@ -50,9 +50,28 @@ class Severity(models.TextChoices):
 
 
 class RuleState(models.TextChoices):
-    INACTIVE = "inactive", "Inactive"
-    PENDING = "pending", "Pending"
+    # Named for people: "inactive" (Prometheus' word) reads as "switched off", so it says OK.
+    INACTIVE = "inactive", "OK"
+    PENDING = "pending", "Breaching, not firing yet"
     FIRING = "firing", "Firing"
+
+
+# The unit each metric's values carry, shown next to every value.
+METRIC_UNITS = {
+    "latency_p50": "ms", "latency_p95": "ms", "latency_p99": "ms", "throughput": "events/min",
+    "freshness": "s", "label_freshness": "s", "error_rate": "%",
+}
+
+
+def metric_value(metric: str, value) -> str:
+    """A metric's value with its unit: ``312 ms``, ``2.5 %`` (error rate stored as a fraction), ``0.870``."""
+    from modelgate.core import readable
+
+    if value is None:
+        return "—"
+    if metric == "error_rate":
+        return readable.quantity(value * 100, "%")
+    return readable.quantity(value, METRIC_UNITS.get(metric, ""))
 
 
 class AlertState(models.TextChoices):

@@ -1024,6 +1024,10 @@ def _transition(alert: Alert, target: str) -> None:
 def alert_acknowledge(*, user, alert: Alert, comment: str = "") -> Alert:
     alert = _lock_alert_for_change(user, alert)
     _transition(alert, AlertState.ACKNOWLEDGED)
+    comment = (comment or "").strip()
+    if not comment:  # the timeline tells the next person on call what is being done
+        raise ApplicationError("A note is required to acknowledge an alert: say what you are doing about it.",
+                               fields={"comment": ["Required: what are you doing about it?"]})
     alert.state = AlertState.ACKNOWLEDGED
     alert.acknowledged_at = timezone.now()
     alert.acknowledged_by = user

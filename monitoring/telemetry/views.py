@@ -16,8 +16,9 @@ from modelgate.core import roles
 from modelgate.core.errors import ApplicationError
 from modelgate.core.permissions import restrict
 from modelgate.core.portal import paginate
+from modelgate.core.selectors import audit_events_for
 from monitoring.telemetry import figures, selectors, services
-from monitoring.telemetry.choices import AlertState, HealthState
+from monitoring.telemetry.choices import AlertState, HealthState, metric_value
 from monitoring.telemetry.filtersets import AlertFilterSet
 from registry.models import RegisteredModel
 
@@ -109,6 +110,37 @@ def alert_list(request):
         alert.can_act = alert.deployment.registered_model_id in changeable and alert.state != AlertState.RESOLVED
     return render(request, "telemetry/alert_list.html", {
         **page, "alerts": alerts, "filter": filterset, "unresolved": params.get("unresolved") == "true",
+    })
+
+
+@login_required
+@permission_required("telemetry.view_alert", raise_exception=True)
+@require_GET
+def alert_detail(request, pk: int):
+    """One alert's timeline — opened, acknowledged (with its note), resolved — with units on every value."""
+    alert = _alert_for(request, pk)
+    rule = alert.rule
+    events = {e.action: e for e in audit_events_for(request.user).filter(
+        object_type="telemetry.alert", object_id=str(alert.pk)).order_by("id")}
+    acknowledged = events.get("telemetry.alert.acknowledge")
+    timeline = [{"step": "opened", "title": "Opened", "at": alert.opened_at, "who": "system (rule evaluator)",
+                 "text": f"{rule.get_metric_display().split(' (')[0]} reached {metric_value(rule.metric, alert.value_at_open)}; "
+                         + (f"the rule breaches {'below' if rule.is_floor else 'above'} {metric_value(rule.metric, rule.threshold)}."
+                            if rule.kind == "threshold" else f"the rule watches {rule.condition}.")}]
+    if alert.acknowledged_at:
+        note = (acknowledged.changes or {}).get("comment") if acknowledged else ""
+        timeline.append({"step": "acknowledged", "title": "Acknowledged", "at": alert.acknowledged_at,
+                         "who": alert.acknowledged_by.get_username() if alert.acknowledged_by else "system",
+                         "text": f"“{note}”" if note else "No note was recorded."})
+    if alert.resolved_at:
+        timeline.append({"step": "resolved", "title": "Resolved", "at": alert.resolved_at,
+                         "who": alert.resolved_by.get_username() if alert.resolved_by else "system (the metric recovered)",
+                         "text": alert.resolution or ""})
+    can_act = alert.state != AlertState.RESOLVED and bool(_models_user_can_change(request.user, {alert.deployment.registered_model_id}))
+    return render(request, "telemetry/alert_detail.html", {
+        "alert": alert, "rule": rule, "timeline": timeline, "badge": ALERT_BADGE[alert.state], "can_act": can_act,
+        "last_value": metric_value(rule.metric, alert.last_value), "threshold": metric_value(rule.metric, rule.threshold),
+        "rule_state": rule.get_state_display(),
     })
 
 

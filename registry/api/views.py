@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from modelgate.api.viewsets import RestrictedViewSetMixin, parse_input
+from modelgate.core import access_log
 from modelgate.core.errors import ApplicationError, PayloadTooLargeError
 from registry import selectors, services, storage
 from registry.api import serializers as s
@@ -437,6 +438,11 @@ class ArtifactView(APIView):
         parsed = _parse_range(range_header, blob.size) if range_header else None
         if parsed == "unsatisfiable":
             return HttpResponse(status=416, headers={**headers, "Content-Range": f"bytes */{blob.size}"})
+        # Downloads go to the access log (outside the audit chain: reads change nothing).
+        access_log.record(kind="artifact", obj=artifact, model=artifact.version.registered_model, user=request.user,
+                          detail={"path": artifact.path, "sha256": blob.sha256,
+                                  "bytes": blob.size if parsed is None else parsed[1] - parsed[0] + 1,
+                                  **({"range": range_header} if parsed is not None else {})})
         if parsed is not None:
             start, end = parsed
             response = StreamingHttpResponse(

@@ -150,3 +150,90 @@ def attach_fairness_dataset(user, version, name="holdout-2026q3"):
         user=user, version=version, name=name, feature_columns=["income", "age_band", "existing_loans"],
         label_column="approved", prediction_column="pred", sensitive_columns=["gender"], chunks=[fairness_csv()],
     )
+
+
+def drift_reference_csv(n: int = 400) -> bytes:
+    """The training-time data for drift: incomes have since risen (current incomes start at 1000, these at 200)."""
+    lines = ["income,age_band,existing_loans,gender,approved,pred"]
+    for i in range(n):
+        lines.append(f"{200 + (i * 13) % 1500},{['18-25', '26-40', '41+'][i % 3]},{i % 4},{'female' if i % 2 else 'male'},1,1")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def add_version(user, model, *, metrics, artifact=b"model-bytes-2"):
+    """One more ready version of ``model`` with its own metrics."""
+    mv, _ = registry_services.modelversion_register(
+        user=user, registered_model=model, framework="sklearn", metrics=metrics, params={"max_depth": 4},
+        input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA, source_repository="https://git.example.test/credit/scoring",
+        source_commit="b2c3d4e5f6a7",
+    )
+    registry_services.artifact_upload(user=user, version=mv, path="model/model.skops", chunks=[artifact], kind=ArtifactKind.MODEL)
+    return registry_services.modelversion_finalize(user=user, version=mv)
+
+
+def _walk(owner, ml_engineer, version, *, p95_ms, until_prod_approvers=None, deployer=None):
+    """Dev → UAT (approved, deployed) → a submitted Prod request; approved and deployed too when approvers are given."""
+    from governance import services as gov
+
+    for kind, metrics in (("unit", {}), ("e2e", {}), ("acceptance", {"p95_ms": p95_ms})):
+        gov.ci_test_result_post(user=owner, version=version, kind=kind, passed=True, metrics=metrics, ci_run_id=f"ci-{version.version}")
+    envs = environments()
+    gov.deployment_create_direct(user=owner, version=version, environment=envs["dev"])
+    uat = gov.promotion_request_create(user=owner, version=version, environment=envs["uat"], reason="UAT sign-off")
+    gov.promotion_request_submit(user=owner, request=uat)
+    gov.promotion_request_approve(user=ml_engineer, request=uat, comment="UAT looks good")
+    gov.promotion_request_deploy(user=owner, request=uat)
+    prod = gov.promotion_request_create(user=owner, version=version, environment=envs["prod"], reason="Replaces the 2023 scorecard")
+    prod = gov.promotion_request_submit(user=owner, request=prod)
+    for approver in until_prod_approvers or []:
+        gov.promotion_request_approve(user=approver, request=prod, comment="Reviewed")
+    if deployer is not None:
+        gov.promotion_request_deploy(user=deployer, request=prod)
+    return prod
+
+
+def report_now(user, version, dataset, kind):
+    """A report computed in-process now: its job is dispatched on commit and run eagerly."""
+    from django.test import TestCase
+
+    from modelgate.celery import app
+    from monitoring.services import reports as report_services
+
+    previous, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            report, _ = report_services.report_request(user=user, version=version, dataset=dataset, kind=kind)
+    finally:
+        app.conf.task_always_eager = previous
+    report.refresh_from_db()
+    assert report.status == "succeeded", report.error
+    return report
+
+
+def decision_scenario(owner, ml_engineer, approver, risk, team):
+    """credit-scoring v1 serves in Prod (approved by bea and rick); v2 waits for its Prod approval.
+    Both have fairness reports on the same holdout; v2's drift report fails (incomes rose), its
+    model card's considerations are empty, and Prod's v1 has an open latency alert."""
+    from monitoring.services import reports as report_services
+    from monitoring.telemetry.models import Alert, SlaRule
+
+    model, (v1,) = make_model(owner, team, metrics={"auc": 0.84, "accuracy": 0.90})
+    _walk(owner, ml_engineer, v1, p95_ms=45.0, until_prod_approvers=[approver, risk], deployer=ml_engineer)
+    v2 = add_version(owner, model, metrics={"auc": 0.87, "accuracy": 0.89})
+    datasets = {}
+    for version in (v1, v2):
+        datasets[version.pk] = report_services.evaluationdataset_attach(
+            user=owner, version=version, name="holdout-2026q3", feature_columns=["income", "age_band", "existing_loans"],
+            label_column="approved", prediction_column="pred", sensitive_columns=["gender"], chunks=[fairness_csv()],
+            reference_chunks=[drift_reference_csv()], positive_label_meaning="approved",
+        )
+        report_now(owner, version, datasets[version.pk], "fairness")
+    report_now(owner, v2, datasets[v2.pk], "drift")
+    prod = _walk(owner, ml_engineer, v2, p95_ms=38.0)
+    from governance.models import Deployment
+
+    deployment = Deployment.objects.get(registered_model=model, environment__slug="prod", status="active")
+    rule = SlaRule.objects.create(deployment=deployment, name="p95 under 200 ms", metric="latency_p95", threshold=200.0, owner=owner)
+    alert = Alert.objects.create(rule=rule, deployment=deployment, severity=rule.severity, summary="p95 latency 312 ms > 200 ms",
+                                 value_at_open=312.0, last_value=312.0)
+    return {"model": model, "v1": v1, "v2": v2, "request": prod, "deployment": deployment, "alert": alert, "datasets": datasets}

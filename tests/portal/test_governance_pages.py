@@ -27,7 +27,7 @@ def test_it_shows_the_gates_as_a_checklist_with_values_and_thresholds(approver, 
     assert "Metric threshold" in html and "threshold <strong>" in html
     assert 'id="decision-form"' in html and 'name="comment"' in html and "required" in html
     assert "data-confirm=" in html
-    assert "Other evidence on this version" in html and "p95_ms=41" in html  # the CI results behind the gates
+    assert "Other evidence on this version" in html and "p95_ms 41 ms" in html  # the CI results behind the gates
 
 
 def test_it_approves_with_a_comment_and_swaps_the_live_status(approver, risk, prod_request):
@@ -140,7 +140,9 @@ def test_it_shows_environment_columns_and_filters_the_catalog_by_environment(ds_
 def test_it_shows_the_auditor_the_trail_with_filters_and_a_verified_chain(auditor, ds_owner, prod_request):
     client = client_for(auditor)
     html = client.get("/governance/audit/?action=promotion.submit").content.decode()
-    assert "promotion.submit" in html and "registry.model.create" not in html
+    table = html[html.index('id="audit-table"'):]
+    assert 'data-action="promotion.submit"' in table and 'data-action="registry.model.create"' not in table
+    assert "dana submitted request #" in table and "credit-scoring v1 → Prod; every gate passed" in table
     verified = client.get("/governance/audit/verify/", **HTMX).content.decode()
     assert "Chain intact" in verified
     assert client_for(ds_owner).get("/governance/audit/").status_code == 403
@@ -158,6 +160,9 @@ def test_it_offers_csv_and_json_exports_with_the_same_filters(auditor, prod_requ
     assert csv.status_code == 200
     body = b"".join(csv.streaming_content) if csv.streaming else csv.content
     assert b"promotion.submit" in body and b"registry.model.create" not in body
+    today = __import__("django.utils.timezone", fromlist=["now"]).now().date().isoformat()
+    assert csv["Content-Disposition"] == (
+        f'attachment; filename="modelgate-audit_model-credit-scoring_action-prefix-promotion_since-2000-01-01_{today}.csv"')
 
 
 def test_it_alerts_the_owner_on_the_home_page_when_a_prod_review_is_overdue(ds_owner, outsider, prod_request):
@@ -289,8 +294,9 @@ def test_it_builds_the_inbox_in_a_constant_number_of_queries(approver, ds_owner,
 
 # session, user, role groups, teams, recent activity, user perms, group perms, governance alerts
 # (overdue deployments, stale approvals), inbox (environments, pending requests with their
-# approvals), my open requests (their approvals only when there are some), open SLA alerts.
-HOME_QUERIES = 14
+# approvals), my open requests (their approvals only when there are some), decided by me,
+# reviews due (their splits only when there are some), overrides waiting, open SLA alerts.
+HOME_QUERIES = 17
 
 
 def test_it_previews_the_gates_of_a_draft_so_the_requester_sees_what_blocks_it(ds_owner, team_credit):

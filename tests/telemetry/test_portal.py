@@ -67,7 +67,7 @@ def test_it_offers_alert_buttons_only_to_the_owning_team(client, ds_owner, appro
     assert alerting.state == AlertState.OPEN
     client.force_login(ds_owner)
     assert "Acknowledge" in client.get("/monitoring/sla/alerts/").content.decode()
-    client.post(f"/monitoring/sla/alerts/{alerting.pk}/acknowledge/")
+    client.post(f"/monitoring/sla/alerts/{alerting.pk}/acknowledge/", {"comment": "Looking at the canary"})
     client.post(f"/monitoring/sla/alerts/{alerting.pk}/resolve/", {"resolution": "Rolled back"})
     alerting.refresh_from_db()
     assert (alerting.state, alerting.resolved_by) == (AlertState.RESOLVED, ds_owner)

@@ -10,6 +10,7 @@ class GovernanceConfig(AppConfig):
         from django.db.models.signals import post_migrate, post_save
 
         from governance import aliases, gates  # noqa: F401
+        from governance.modelrisk import gates as modelrisk_gates  # noqa: F401
         from registry.aliases import register_alias_rule
         from registry.models import ModelVersion
 
@@ -35,10 +36,14 @@ def _ensure_default_environments(sender, using="default", apps=None, **kwargs):
     try:
         if apps is not None:
             apps.get_model("governance", "Environment")
+            apps.get_model("governance", "TierPolicy")
     except LookupError:  # a partial `migrate` (another app's migration) left governance's tables unmade
         return
     if not Environment.objects.using(using).exists():
         importlib.import_module("governance.migrations.0002_seed_environments").seed(installed_apps, None)
+        from governance.modelrisk import defaults
+
+        defaults.seed(installed_apps)
 
 
 def _version_registered(sender, instance, created, raw=False, **kwargs):

@@ -14,6 +14,13 @@ _READ = [
     "governance.view_deploymentsplit",
     "governance.view_versionlifecycle",
     "governance.view_citestresult",
+    # Model risk: the inventory, tier policies, validations, findings and documentation are read by every role.
+    "governance.view_inventoryrecord",
+    "governance.view_tierpolicy",
+    "governance.view_tierrequirement",
+    "governance.view_validation",
+    "governance.view_finding",
+    "governance.view_modeldocument",
 ]
 # Owning-team practitioners open and move requests, deploy, post CI results.
 _PRACTITIONER = [
@@ -23,6 +30,11 @@ _PRACTITIONER = [
     "governance.add_deployment",
     "governance.add_citestresult",
     "governance.change_versionlifecycle",
+    # Describe and assess their models, remediate findings, write documentation.
+    "governance.change_inventoryrecord",
+    "governance.change_finding",
+    "governance.add_modeldocument",
+    "governance.change_modeldocument",
 ]
 
 roles.grant(roles.DATA_SCIENTIST, *_PRACTITIONER)
@@ -36,6 +48,22 @@ roles.grant(
     "governance.approve_promotionrequest",
     "governance.approve_override",
     "governance.review_deployment",
+    "governance.change_inventoryrecord",
+    "governance.override_tier",
+    "governance.accept_risk_finding",
+    "governance.add_modeldocument",
+    "governance.change_modeldocument",
+)
+# Second line of defence: validates and raises findings on other teams' models (independence
+# is checked in the service); reads every team's models like a risk officer.
+roles.grant(
+    roles.MODEL_VALIDATOR,
+    *_READ,
+    "governance.add_validation",
+    "governance.change_validation",
+    "governance.sign_validation",
+    "governance.add_finding",
+    "governance.change_finding",
 )
 roles.grant(
     roles.AUDITOR,

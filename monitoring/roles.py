@@ -15,5 +15,5 @@ _REPORTS_WRITE = [
 
 roles.grant(roles.DATA_SCIENTIST, *_REPORTS_READ, *_REPORTS_WRITE)
 roles.grant(roles.ML_ENGINEER, *_REPORTS_READ, *_REPORTS_WRITE)
-for _role in (roles.BUSINESS_APPROVER, roles.RISK_OFFICER, roles.AUDITOR):
+for _role in (roles.BUSINESS_APPROVER, roles.RISK_OFFICER, roles.MODEL_VALIDATOR, roles.AUDITOR):
     roles.grant(_role, *_REPORTS_READ)

@@ -26,5 +26,5 @@ _BUILD = [
 
 roles.grant(roles.DATA_SCIENTIST, *_VIEW, *_BUILD)
 roles.grant(roles.ML_ENGINEER, *_VIEW, *_BUILD)
-for _role in (roles.BUSINESS_APPROVER, roles.RISK_OFFICER, roles.AUDITOR):
+for _role in (roles.BUSINESS_APPROVER, roles.RISK_OFFICER, roles.MODEL_VALIDATOR, roles.AUDITOR):
     roles.grant(_role, *_VIEW)

@@ -14,18 +14,21 @@ BUSINESS_APPROVER = "business_approver"
 RISK_OFFICER = "risk_officer"
 AUDITOR = "auditor"
 ADMIN = "admin"
+# Second line of defence (SR 11-7 "effective challenge"): validates models of teams they are not in.
+MODEL_VALIDATOR = "model_validator"
 
-ROLES = (DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, AUDITOR, ADMIN)
+ROLES = (DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, MODEL_VALIDATOR, AUDITOR, ADMIN)
 ROLE_LABELS = {
     DATA_SCIENTIST: "Data scientist",
     ML_ENGINEER: "ML engineer",
     BUSINESS_APPROVER: "Business approver",
     RISK_OFFICER: "Risk officer",
+    MODEL_VALIDATOR: "Model validator",
     AUDITOR: "Auditor",
     ADMIN: "Administrator",
 }
 # Roles whose members see every team's objects (read), by explicit decision.
-SEE_ALL_TEAMS_ROLES = (AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER)
+SEE_ALL_TEAMS_ROLES = (AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER, MODEL_VALIDATOR)
 
 # "app_label.codename" per role. Each app extends this table for its own models.
 _READ_CORE = ["core.view_team", "core.view_job"]
@@ -35,6 +38,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ML_ENGINEER: [*_READ_CORE, *_OWN_TOKENS],
     BUSINESS_APPROVER: [*_READ_CORE],
     RISK_OFFICER: [*_READ_CORE],
+    MODEL_VALIDATOR: [*_READ_CORE],
     # axes: failed logins and lockouts (read only; admins unlock by deleting the row).
     AUDITOR: [*_READ_CORE, "core.view_auditevent", "core.view_apitoken", "axes.view_accessattempt"],
     ADMIN: ["*"],  # every permission

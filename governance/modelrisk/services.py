@@ -529,10 +529,9 @@ def modelrisk_send_overdue_notices(*, today=None) -> int:
     """Daily: reopen expired risk acceptances, then tell owners (e-mail) and integrations (webhook
     outbox) about overdue findings and revalidations — once per item per day."""
     today = today or timezone.localdate()
-    overdue = modelrisk_overdue(today=today)
     sent = 0
     risk_officers = list(_users_with_roles([roles.RISK_OFFICER]))
-    for finding in overdue["expired_acceptances"]:
+    for finding in modelrisk_overdue(today=today)["expired_acceptances"]:
         with transaction.atomic():
             locked = _lock_finding(finding)
             if locked.state != FindingState.RISK_ACCEPTED:
@@ -542,6 +541,7 @@ def modelrisk_send_overdue_notices(*, today=None) -> int:
             audit.record(action="modelrisk.finding_acceptance_expired", obj=locked, **_model_ctx(locked.registered_model),
                          changes={"state": {"before": FindingState.RISK_ACCEPTED, "after": FindingState.OPEN},
                                   "expired": {"before": None, "after": locked.acceptance_expires}})
+    overdue = modelrisk_overdue(today=today)  # reopened findings past their due date are overdue too
     for finding in overdue["findings"]:
         with transaction.atomic():
             if Finding.objects.filter(pk=finding.pk, last_overdue_notice=today).exists():

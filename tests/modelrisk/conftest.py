@@ -3,8 +3,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from governance.models import Environment
 from governance.modelrisk import services as mr
+from governance.models import Environment
 from modelgate.core import roles
 from tests.factories import UserFactory
 from tests.governance.fixtures import TIER_1_ANSWERS, assess, make_model, make_version, post_passing_ci

@@ -7,9 +7,9 @@ from django.core import mail
 from django.utils import timezone
 
 from governance import services as gov
-from governance.models import Webhook, WebhookDelivery
 from governance.modelrisk import services as mr
 from governance.modelrisk.models import Finding, Validation
+from governance.models import Webhook, WebhookDelivery
 from modelgate.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from modelgate.core.models import AuditEvent
 from tests.modelrisk.conftest import envs, in_days, signed_validation

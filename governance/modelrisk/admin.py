@@ -11,10 +11,17 @@ from modelgate.core.errors import ApplicationError
 
 
 def register(restricted_admin):
-    """Called by governance.admin with its ``RestrictedAdmin`` base (restricted, read-only rows)."""
+    """Called by governance.admin with its ``RestrictedAdmin`` base (restricted rows)."""
+
+    class ViewOnlyAdmin(restricted_admin):
+        """View only, for everyone: a change form would save rows (and their many-to-many links)
+        without the service's rules — independence, state machine, audit."""
+
+        def has_change_permission(self, request, obj=None):
+            return False
 
     @admin.register(InventoryRecord)
-    class InventoryRecordAdmin(restricted_admin):
+    class InventoryRecordAdmin(ViewOnlyAdmin):
         list_display = ("registered_model", "tier", "computed_tier", "tier_override", "eu_ai_act_category", "source",
                         "assessed_at")
         list_filter = ("tier", "eu_ai_act_category", "source")
@@ -22,21 +29,21 @@ def register(restricted_admin):
         list_select_related = ("registered_model",)
 
     @admin.register(Validation)
-    class ValidationAdmin(restricted_admin):
+    class ValidationAdmin(ViewOnlyAdmin):
         list_display = ("id", "version", "validator", "tier", "state", "outcome", "signed_at", "valid_until")
         list_filter = ("state", "outcome", "tier")
         search_fields = ("version__registered_model__name", "validator__username", "scope")
         list_select_related = ("version__registered_model", "validator")
 
     @admin.register(Finding)
-    class FindingAdmin(restricted_admin):
+    class FindingAdmin(ViewOnlyAdmin):
         list_display = ("id", "registered_model", "title", "severity", "state", "owner", "due_date")
         list_filter = ("state", "severity")
         search_fields = ("registered_model__name", "title", "owner__username")
         list_select_related = ("registered_model", "owner")
 
     @admin.register(ModelDocument)
-    class ModelDocumentAdmin(restricted_admin):
+    class ModelDocumentAdmin(ViewOnlyAdmin):
         list_display = ("version", "template", "revision", "updated_by", "updated_at", "last_export_sha256")
         search_fields = ("version__registered_model__name",)
         list_select_related = ("version__registered_model", "updated_by")

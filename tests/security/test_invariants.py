@@ -16,6 +16,10 @@ Invariants so far (issue 17, holes 1, 2 and 4):
   control character.
 - ``invisible_is_missing``: an id or name of another team's object answers exactly like
   one that does not exist (same status, same envelope, same message but for the id).
+
+Issue 25:
+- ``validator_independence``: a model validator who works in the owning team neither
+  validates the model nor raises or closes its findings; one outside the team does.
 """
 
 from __future__ import annotations
@@ -284,6 +288,93 @@ def missing_admin(w, ds_owner, **_):
     ]
 
 
+# --- validator independence --------------------------------------------------------------------
+
+
+def _independence_world(w, ds_owner, team_credit):
+    """The credit model assessed Tier 1, an independent validator with a signed validation and a
+    finding whose remediation was submitted, and a validator who works in team credit."""
+    from governance.modelrisk import services as modelrisk
+    from modelgate.core import roles
+    from tests.factories import UserFactory
+    from tests.governance.fixtures import TIER_1_ANSWERS
+
+    modelrisk.inventory_assess(user=ds_owner, model=w["model"], answers=TIER_1_ANSWERS)
+    outside = UserFactory(username="val", roles=[roles.MODEL_VALIDATOR])
+    inside = UserFactory(username="vic", roles=[roles.MODEL_VALIDATOR], teams=[team_credit])
+    validation = modelrisk.validation_start(user=outside, version=w["version"], scope="Initial")
+    finding = modelrisk.finding_create(user=outside, validation=validation, title="Short back-test", severity="high",
+                                       description="6 months", owner=ds_owner,
+                                       due_date=timezone.localdate() + datetime.timedelta(days=30))
+    modelrisk.finding_submit_remediation(user=ds_owner, finding=finding, remediation="24 months now")
+    return outside, inside, validation, finding
+
+
+def independence_rest(w, ds_owner, team_credit, **_):
+    from governance.modelrisk.models import Finding, Validation
+
+    outside, inside, validation, finding = _independence_world(w, ds_owner, team_credit)
+    vic = api_for(inside)
+    attempts = [
+        vic.post("/api/v1/model-risk/validations/", {"version_id": w["version"].pk, "scope": "mine"}, format="json"),
+        vic.post("/api/v1/model-risk/findings/", {"validation_id": validation.pk, "title": "t", "severity": "low",
+                                                   "description": "d", "owner": "dana", "due_date": "2099-01-01"},
+                 format="json"),
+        vic.post(f"/api/v1/model-risk/findings/{finding.pk}/close/", {"comment": "fine"}, format="json"),
+        vic.post(f"/api/v1/model-risk/findings/{finding.pk}/reopen/", {"comment": "no"}, format="json"),
+    ]
+    for response in attempts:
+        assert response.status_code == 403, response.content
+        assert response.json()["error"]["code"] == "validator_not_independent"
+    assert Validation.objects.count() == 1 and Finding.objects.get().state == "remediation_submitted"
+    closed = api_for(outside).post(f"/api/v1/model-risk/findings/{finding.pk}/close/", {"comment": "Verified"}, format="json")
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+
+
+def independence_portal(w, ds_owner, team_credit, **_):
+    from governance.modelrisk.models import Finding, Validation
+
+    outside, inside, validation, finding = _independence_world(w, ds_owner, team_credit)
+    vic = Client()
+    vic.force_login(inside)
+    page = vic.get(f"/governance/model-risk/models/{MODEL}/").content.decode()
+    assert 'id="validate-form"' not in page and "close-form" not in page  # no buttons...
+    attempts = [  # ...and the POSTs refused anyway
+        vic.post(f"/governance/model-risk/models/{MODEL}/validate/", {"version_id": w["version"].pk, "scope": "mine"}),
+        vic.post(f"/governance/model-risk/validations/{validation.pk}/finding/", {
+            "title": "t", "severity": "low", "description": "d", "owner": "dana", "due_date": "2099-01-01"}),
+        vic.post(f"/governance/model-risk/findings/{finding.pk}/close/", {"comment": "fine"}),
+        vic.post(f"/governance/model-risk/findings/{finding.pk}/reopen/", {"comment": "no"}),
+    ]
+    for response in attempts:
+        assert response.status_code == 403 and "Independence" in response.content.decode()
+    assert Validation.objects.count() == 1 and Finding.objects.count() == 1
+    assert Finding.objects.get().state == "remediation_submitted"
+    val = Client()
+    val.force_login(outside)
+    assert val.post(f"/governance/model-risk/findings/{finding.pk}/close/", {"comment": "Verified"}).status_code == 302
+    assert Finding.objects.get().state == "closed"
+
+
+def independence_admin(w, ds_owner, team_credit, admin_user, **_):
+    """The admin shows validations and findings and writes none, for an insider validator and an
+    administrator alike: a finding is closed only through the service that checks independence."""
+    from governance.modelrisk.models import Finding, Validation
+
+    _, inside, validation, finding = _independence_world(w, ds_owner, team_credit)
+    for user in (inside, admin_user):
+        user.is_staff = True
+        user.save()
+        client = Client()
+        client.force_login(user)
+        assert client.get(f"/admin/governance/finding/{finding.pk}/change/").status_code == 200  # view only
+        response = client.post(f"/admin/governance/finding/{finding.pk}/change/", {"state": "closed", "title": "x"})
+        assert response.status_code == 403
+        assert client.post("/admin/governance/validation/add/", {"version": w["version"].pk, "scope": "s"}).status_code == 403
+        assert client.post(f"/admin/governance/finding/{finding.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Finding.objects.get().state == "remediation_submitted" and Validation.objects.count() == 1
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -309,12 +400,16 @@ TABLE = [
     Row("invisible_is_missing", "mlflow", missing_mlflow),
     Row("invisible_is_missing", "portal", missing_portal),
     Row("invisible_is_missing", "admin", missing_admin),
+    Row("validator_independence", "rest", independence_rest),
+    Row("validator_independence", "portal", independence_portal),
+    Row("validator_independence", "admin", independence_admin),
 ]
 
 NOT_REACHABLE = {
     ("reserved_alias", "portal"): "the portal has no form that sets or moves an alias",
     ("source_uri", "portal"): "the portal registers no versions",
     ("source_uri", "admin"): "the admin adds no versions and shows source_uri read-only",
+    ("validator_independence", "mlflow"): "the MLflow API has no validation or finding verbs",
 }
 
 

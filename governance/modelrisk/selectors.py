@@ -68,6 +68,7 @@ def inventory_rows(user, *, tier: str = "", status: str = "", team: str = "", to
     for model_id, created in (Finding.objects.filter(registered_model_id__in=ids, state__in=UNRESOLVED_FINDING_STATES)
                               .order_by("created_at").values_list("registered_model_id", "created_at")):
         oldest.setdefault(model_id, created)
+    gaps = monitoring_gaps(prod, ids) if prod is not None else {}
     rows = []
     for model in models:
         record = getattr(model, "inventory_record", None)
@@ -83,6 +84,7 @@ def inventory_rows(user, *, tier: str = "", status: str = "", team: str = "", to
             "findings": findings.get(model.pk, {}), "open_findings": sum(findings.get(model.pk, {}).values()),
             "oldest_finding_days": (timezone.now() - oldest[model.pk]).days if model.pk in oldest else None,
             "prod_without_validation": in_prod and validation_status in ("none", "overdue"),
+            "monitoring_missing": sorted(gaps.get(model.pk, ())),
         }
         rows.append(row)
     if status == "in_prod":
@@ -93,4 +95,24 @@ def inventory_rows(user, *, tier: str = "", status: str = "", team: str = "", to
         rows = [r for r in rows if r["validation_status"] == status]
     elif status == "open_findings":
         rows = [r for r in rows if r["open_findings"]]
+    elif status == "monitoring_missing":
+        rows = [r for r in rows if r["monitoring_missing"]]
     return rows
+
+
+def monitoring_gaps(environment: Environment, model_ids) -> dict[int, set[str]]:
+    """Per model serving in ``environment``: the SLA metrics its tier requires there that no active
+    rule of the deployment watches (monitoring reports coverage through ``extensions``)."""
+    from governance.modelrisk.extensions import monitored_metrics
+    from governance.modelrisk.policy import PolicyBook
+
+    deployments = dict(Deployment.objects.filter(environment=environment, status=DeploymentStatus.ACTIVE,
+                                                 registered_model_id__in=model_ids)
+                       .values_list("registered_model_id", "pk"))
+    if not deployments:
+        return {}
+    book = PolicyBook(deployments, environments=[environment])
+    required = {model_id: set(book.policy(environment, model_id).required_monitoring_rules) for model_id in deployments}
+    covered = monitored_metrics([pk for model_id, pk in deployments.items() if required[model_id]])
+    return {model_id: required[model_id] - covered.get(pk, set()) for model_id, pk in deployments.items()
+            if required[model_id] - covered.get(pk, set())}

@@ -40,9 +40,10 @@ STATUS_FILTERS = [
     ("in_prod", "In Prod"), ("prod_without_validation", "In Prod without a current validation"),
     ("overdue", "Revalidation overdue"), ("due soon", "Revalidation due within 30 days"),
     ("none", "Never validated"), ("open_findings", "With open findings"),
+    ("monitoring_missing", "In Prod without the monitoring rules its tier requires"),
 ]
 CSV_COLUMNS = ("model", "team", "tier", "eu_ai_act_category", "in_prod", "validation_status", "revalidation_due",
-               "open_high", "open_medium", "open_low", "oldest_open_finding_days", "prod_without_validation")
+               "open_high", "open_medium", "open_low", "oldest_open_finding_days", "prod_without_validation", "monitoring_missing")
 
 
 def _refused(request, exc: ApplicationError, back):
@@ -93,7 +94,8 @@ def _csv(rows) -> HttpResponse:
         writer.writerow([r["model"].name, r["model"].team.slug, r["tier"] or "", r["eu_ai_act_category"], r["in_prod"],
                          r["validation_status"], r["revalidation_due"] or "", r["findings"].get("high", 0),
                          r["findings"].get("medium", 0), r["findings"].get("low", 0),
-                         "" if r["oldest_finding_days"] is None else r["oldest_finding_days"], r["prod_without_validation"]])
+                         "" if r["oldest_finding_days"] is None else r["oldest_finding_days"], r["prod_without_validation"],
+                         " ".join(r["monitoring_missing"])])
     return response
 
 

@@ -15,4 +15,9 @@ class TelemetryConfig(AppConfig):
     def ready(self):
         # Role grants: modelgate.core.roles imports <app>.roles for top-level apps only,
         # so this nested app registers its own before the post-migrate sync runs.
+        # Model risk: which SLA metrics a deployment is monitored on (a tier's required Prod rules).
+        from governance.modelrisk.extensions import register_monitoring_coverage
+        from monitoring.modelrisk_facts import sla_coverage
         from monitoring.telemetry import roles  # noqa: F401
+
+        register_monitoring_coverage(sla_coverage)

@@ -3,8 +3,8 @@ monitoring rules of a tier, and reports frozen into a validation's evidence."""
 
 import pytest
 
-from governance.models import Deployment, DeploymentSplit
 from governance.modelrisk.selectors import inventory_rows
+from governance.models import Deployment, DeploymentSplit
 from monitoring.telemetry.models import SlaRule
 from tests.modelrisk.conftest import envs, signed_validation
 

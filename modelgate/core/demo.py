@@ -22,6 +22,7 @@ USERS = [
     ("mara", roles.DATA_SCIENTIST, ["marketing"], "Mara Marketer"),
     ("bea", roles.BUSINESS_APPROVER, [], "Bea Approver"),
     ("rick", roles.RISK_OFFICER, [], "Rick Risk"),
+    ("vera", roles.MODEL_VALIDATOR, [], "Vera Validator"),
     ("audrey", roles.AUDITOR, [], "Audrey Auditor"),
     ("ada", roles.ADMIN, [], "Ada Admin"),
 ]

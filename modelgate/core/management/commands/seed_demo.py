@@ -10,7 +10,8 @@ from modelgate.core.context import actor_context
 
 # Story order: models, then their reports, then promotions (the fairness and explainability
 # gates read the reports), then production telemetry. Code dependencies still point one way.
-DEMO_PARTS = ("registry.demo", "monitoring.demo", "governance.demo", "monitoring.telemetry.demo")
+# Model risk assesses the models and validates credit-scorer v2 before governance promotes it to Prod.
+DEMO_PARTS = ("registry.demo", "monitoring.demo", "governance.modelrisk.demo", "governance.demo", "monitoring.telemetry.demo")
 
 
 class Command(BaseCommand):

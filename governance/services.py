@@ -736,16 +736,41 @@ def deployment_mark_reviewed(*, user, deployment: Deployment, comment: str) -> D
     if current.status != DeploymentStatus.ACTIVE:
         raise ConflictError("Only an active deployment is reviewed.", code="not_active")
     before = {"review_by": current.review_by, "reviewed_at": current.reviewed_at}
+    policy = effective_policy(current.environment, current.registered_model)
+    model_risk = _model_risk_checks(current, policy)
+    failing = [c for c in model_risk if not c["passed"]]
+    if failing:
+        raise ConflictError(
+            "The review cannot be recorded while model-risk requirements fail: "
+            + "; ".join(f"v{c['version']} {c['label']}: {c['message']}" for c in failing),
+            code="model_risk_gates_failed", fields={"gates": [f"{c['kind']}: {c['message']}" for c in failing]},
+        )
     now = timezone.now()
     current.reviewed_at = now
-    interval = effective_policy(current.environment, current.registered_model).review_interval_days
-    if interval:
-        current.review_by = (now + datetime.timedelta(days=interval)).date()
+    if policy.review_interval_days:
+        current.review_by = (now + datetime.timedelta(days=policy.review_interval_days)).date()
     current.save(update_fields=["reviewed_at", "review_by"])
     _audit(user, action="deployment.review", obj=current, **_model_ctx(current.registered_model),
                  changes={**audit.diff(before, {"review_by": current.review_by, "reviewed_at": current.reviewed_at}),
-                          "comment": {"before": None, "after": comment}})
+                          "comment": {"before": None, "after": comment},
+                          "model_risk_gates": {"before": None, "after": model_risk}})
     return current
+
+
+def _model_risk_checks(deployment: Deployment, policy) -> list[dict]:
+    """The periodic review reads the model-risk gates (tier policy: current approved validation,
+    no open findings; risk assessment) for every version serving in the deployment."""
+    checks = []
+    gates = [g for g in policy.gates if g.get("source", "environment") != "environment"]
+    for split in deployment.splits.select_related("version"):
+        for gate in gates:
+            params = {**(gate.get("params") or {}), "_context": {"environment": deployment.environment.slug}}
+            result = evaluate_gate(gate["kind"], split.version, params)
+            gate_kind = GATE_KINDS.get(gate["kind"])
+            checks.append({"version": split.version.version, "kind": gate["kind"],
+                           "label": gate_kind.label if gate_kind else gate["kind"],
+                           "passed": result.passed, "message": result.message})
+    return checks
 
 
 # --- version lifecycle ----------------------------------------------------------------

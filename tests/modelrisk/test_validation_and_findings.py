@@ -153,3 +153,22 @@ def test_it_notifies_overdue_findings_and_revalidations_once_a_day(ds_owner, mle
     assert ds_owner.email in recipients and risk.email in recipients
     assert mr.modelrisk_send_overdue_notices(today=later) == 0  # once per day
     assert finding.pk
+
+
+def test_it_reads_the_tier_gates_in_the_periodic_review(ds_owner, validator, risk, tier1_version):
+    from governance.models import Deployment, DeploymentSplit
+
+    deployment = Deployment.objects.create(environment=envs()["prod"], registered_model=tier1_version.registered_model,
+                                           deployed_by=ds_owner)
+    DeploymentSplit.objects.create(deployment=deployment, version=tier1_version, weight=100)
+    validation = signed_validation(validator, tier1_version)
+    Validation.objects.filter(pk=validation.pk).update(valid_until=timezone.localdate() - datetime.timedelta(days=1))
+    with pytest.raises(ConflictError) as exc:
+        gov.deployment_mark_reviewed(user=risk, deployment=deployment, comment="annual review")
+    assert exc.value.code == "model_risk_gates_failed" and "Independent validation approved" in exc.value.message
+    signed_validation(validator, tier1_version)  # the revalidation
+    reviewed = gov.deployment_mark_reviewed(user=risk, deployment=deployment, comment="annual review")
+    assert reviewed.review_by == in_days(180)  # Tier 1 Prod: the shorter of 365 and 180 days
+    event = AuditEvent.objects.get(action="deployment.review")
+    assert {c["kind"] for c in event.changes["model_risk_gates"]["after"]} == {
+        "validation_approved", "no_open_findings", "risk_assessment_done"}

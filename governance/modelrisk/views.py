@@ -70,6 +70,8 @@ def dashboard(request):
     rows = selectors.inventory_rows(request.user, **filters)
     if request.GET.get("export") == "csv":
         return _csv(rows)
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(rows)
     summary = {
         "models": len(rows), "tier_1": sum(1 for r in rows if r["tier"] == 1),
         "unassessed": sum(1 for r in rows if r["tier"] is None),
@@ -78,11 +80,19 @@ def dashboard(request):
         "prod_without_validation": sum(1 for r in rows if r["prod_without_validation"]),
     }
     export_query = request.GET.copy()
-    export_query["export"] = "csv"
+    export_query.pop("export", None)
     return render(request, "governance/modelrisk/dashboard.html", {
         "rows": rows, "filters": filters, "summary": summary, "tiers": Tier.choices, "statuses": STATUS_FILTERS,
         "teams": Team.objects.order_by("name"), "export_query": export_query.urlencode(),
     })
+
+
+def _export_row(r) -> list:
+    return [r["model"].name, r["model"].team.slug, r["tier"] or "", r["eu_ai_act_category"], r["in_prod"],
+            r["validation_status"], r["revalidation_due"] or "", r["findings"].get("high", 0),
+            r["findings"].get("medium", 0), r["findings"].get("low", 0),
+            "" if r["oldest_finding_days"] is None else r["oldest_finding_days"], r["prod_without_validation"],
+            " ".join(r["monitoring_missing"])]
 
 
 def _csv(rows) -> HttpResponse:
@@ -91,11 +101,27 @@ def _csv(rows) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r["model"].name, r["model"].team.slug, r["tier"] or "", r["eu_ai_act_category"], r["in_prod"],
-                         r["validation_status"], r["revalidation_due"] or "", r["findings"].get("high", 0),
-                         r["findings"].get("medium", 0), r["findings"].get("low", 0),
-                         "" if r["oldest_finding_days"] is None else r["oldest_finding_days"], r["prod_without_validation"],
-                         " ".join(r["monitoring_missing"])])
+        writer.writerow(_export_row(r))
+    return response
+
+
+def _xlsx(rows) -> HttpResponse:
+    """The same table as the CSV, as an Excel workbook (openpyxl's write-only mode)."""
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Model inventory")
+    sheet.append(list(CSV_COLUMNS))
+    for r in rows:
+        # Cells starting with = + - @ would be formulas in Excel: model names are slugs, but say so explicitly.
+        sheet.append([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in _export_row(r)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = HttpResponse(buffer.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="modelgate-model-inventory.xlsx"'
     return response
 
 

@@ -35,6 +35,13 @@ def test_it_filters_the_dashboard_and_exports_csv(ds_owner, risk, team_credit, t
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["model"] for r in rows] == ["fraud-model"] and rows[0]["tier"] == "3"
+    response = client.get("/governance/model-risk/?tier=1&export=xlsx")
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[0][:3] == ["model", "team", "tier"] and [row[0] for row in values[1:]] == ["credit-scorer"]
+    assert values[1][2] == 1
     # A practitioner sees their own team's models only.
     html = client_for(outsider).get("/governance/model-risk/").content.decode()
     assert "fraud-model" in html and "credit-scorer" not in html

@@ -5,6 +5,11 @@ registered model) decide which objects — see ``modelgate.core.permissions``.
 """
 
 from modelgate.core import roles
+from registry import roles as registry_roles
+
+# Second line of defence (SR 11-7 "effective challenge"): validates models of teams they are
+# not in (governance.modelrisk checks independence); reads every team's models like a risk officer.
+MODEL_VALIDATOR = roles.define_role("model_validator", "Model validator", sees_all_teams=True)
 
 _READ = [
     "governance.view_environment",
@@ -54,10 +59,9 @@ roles.grant(
     "governance.add_modeldocument",
     "governance.change_modeldocument",
 )
-# Second line of defence: validates and raises findings on other teams' models (independence
-# is checked in the service); reads every team's models like a risk officer.
 roles.grant(
-    roles.MODEL_VALIDATOR,
+    MODEL_VALIDATOR,
+    *registry_roles.VIEW,
     *_READ,
     "governance.add_validation",
     "governance.change_validation",

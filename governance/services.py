@@ -50,6 +50,7 @@ from governance.models import (
 )
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+from modelgate.core.permissions import has_action_perm
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 
@@ -117,6 +118,15 @@ def models_user_can_change(user):
         user, "registry.change_registeredmodel", klass=RegisteredModel.objects.all(),
         accept_global_perms=False, with_superuser=False,
     )
+
+
+def _require_role(user, model, action: str, message: str = "") -> None:
+    """The role axis, checked here for every surface (REST, MLflow, portal, commands): the
+    object-less permission ``<app>.<action>_<model>``; read-only roles write nothing."""
+    if not has_action_perm(user, model, action):
+        raise PermissionDeniedError(
+            message or f"Your role does not allow {action} on {model._meta.verbose_name_plural}.", code="role_not_allowed"
+        )
 
 
 def _require_team_member(user, model: RegisteredModel) -> None:
@@ -276,6 +286,7 @@ def environment_update_policy(*, user, environment: Environment, data: dict) -> 
 def promotion_request_create(
     *, user, version: ModelVersion, environment: Environment, reason: str = "", justification: str = ""
 ) -> PromotionRequest:
+    _require_role(user, PromotionRequest, "add")
     # The version row lock serialises concurrent creates, so the "one open request" check holds.
     version = ModelVersion.objects.select_for_update(of=("self",)).select_related("registered_model__team").get(pk=version.pk)
     _require_team_member(user, version.registered_model)
@@ -299,6 +310,7 @@ def promotion_request_create(
 
 @transaction.atomic
 def promotion_request_update(*, user, request: PromotionRequest, reason=None, justification=None) -> PromotionRequest:
+    _require_role(user, PromotionRequest, "change")
     req = _lock_request(request)
     _require_team_member(user, req.version.registered_model)
     if req.state != RequestState.DRAFT:
@@ -346,6 +358,7 @@ def _maybe_approved(req: PromotionRequest, user) -> bool:
 
 @transaction.atomic
 def promotion_request_submit(*, user, request: PromotionRequest) -> PromotionRequest:
+    _require_role(user, PromotionRequest, "change")
     req = _lock_request(request)
     _require_team_member(user, req.version.registered_model)
     _check_transition(req, RequestState.PENDING)
@@ -379,46 +392,66 @@ def promotion_request_submit(*, user, request: PromotionRequest) -> PromotionReq
     return req
 
 
+def promotion_decision_check(*, user, request: PromotionRequest, role: str | None = None) -> str:
+    """May ``user`` approve or reject ``request`` now, and in which role? The one answer for every
+    surface: the services call it before recording a decision, the portal to show or hide the
+    decision form and say why, in the same words.
+
+    Returns the role the decision fills; raises ``PermissionDeniedError`` (403) for who the user
+    is, ``ConflictError`` (409) for the request's state. Reads ``request.approvals`` and its
+    environment as given (a locked, fresh row in the services).
+    """
+    if request.state != RequestState.PENDING:
+        raise ConflictError(
+            f"This request is {request.get_state_display().lower()}; only a pending request can be approved or rejected.",
+            code="illegal_transition",
+        )
+    required = required_approver_roles(request)
+    approvals = list(request.approvals.all())
+    filled = {a.role for a in approvals}
+    if request.requested_by_id == user.pk:
+        waiting = " and ".join(roles.ROLE_LABELS.get(r, r) for r in required if r not in filled) or "no one"
+        raise PermissionDeniedError(
+            "You opened this request, so you cannot decide on it: separation of duties requires a different person. "
+            f"It waits for: {waiting}.", code="separation_of_duties",
+        )
+    if not user.is_authenticated or roles.is_read_only(user):
+        raise PermissionDeniedError("Your role reads promotion requests; it decides none.", code="read_only")
+    mine = [r for r in required if roles.has_role(user, r)]
+    if not mine or not user.has_perm("governance.approve_promotionrequest"):
+        labels = " and ".join(roles.ROLE_LABELS.get(r, r) for r in required) or "no one"
+        raise PermissionDeniedError(
+            f"{request.environment.name} needs approval from: {labels}. You hold none of these roles.",
+            code="role_not_required",
+        )
+    if any(a.user_id == user.pk for a in approvals):
+        raise ConflictError(
+            "You have already decided on this request; separation of duties: one person cannot fill two roles.",
+            code="separation_of_duties",
+        )
+    if role is not None and role not in mine:
+        raise PermissionDeniedError(f"You cannot decide as {role}.", code="role_not_held")
+    open_roles = [r for r in ([role] if role is not None else mine) if r not in filled]
+    if not open_roles:
+        taken = role or ", ".join(mine)
+        raise ConflictError(f"The role {taken} has already been filled by another approver.", code="role_filled")
+    if open_roles[0] in (roles.DATA_SCIENTIST, roles.ML_ENGINEER) and not models_user_can_change(user).filter(
+        pk=request.version.registered_model_id
+    ).exists():
+        # Practitioner roles approve only within the owning team; approver roles see every team.
+        raise PermissionDeniedError(
+            f"A {roles.ROLE_LABELS[open_roles[0]].lower()} approves only for their own team's models.", code="not_owning_team"
+        )
+    return open_roles[0]
+
+
 def _decide(*, user, request: PromotionRequest, decision: str, comment: str, role: str | None) -> PromotionRequest:
     comment = _require_text(comment, "comment", "A comment")
     req = _lock_request(request)
-    if req.state != RequestState.PENDING:
-        raise ConflictError(
-            f"The request is {req.get_state_display().lower()}; only a pending request can be approved or rejected.",
-            code="illegal_transition",
-        )
-    if req.requested_by_id == user.pk:
-        raise PermissionDeniedError("Separation of duties: you cannot decide on your own request.", code="separation_of_duties")
-    existing = list(req.approvals.all())
-    if any(a.user_id == user.pk for a in existing):
-        raise ConflictError(
-            "Separation of duties: you already decided on this request; one person cannot fill two roles.",
-            code="separation_of_duties",
-        )
-    required = required_approver_roles(req)
-    filled = {a.role for a in existing}
-    mine = [r for r in required if roles.has_role(user, r)]
-    if not mine:
-        raise PermissionDeniedError(
-            f"This request needs a decision by: {', '.join(required) or 'nobody'}; you hold none of these roles.",
-            code="role_not_required",
-        )
-    if role is not None:
-        if role not in mine:
-            raise PermissionDeniedError(f"You cannot decide as {role}.", code="role_not_held")
-        candidates = [role]
-    else:
-        candidates = [r for r in mine if r not in filled]
-    open_roles = [r for r in candidates if r not in filled]
-    if not open_roles:
-        taken = role or ", ".join(mine)
-        raise ConflictError(f"The role {taken} has already decided on this request.", code="role_filled")
-    if open_roles[0] in (roles.DATA_SCIENTIST, roles.ML_ENGINEER):
-        # Practitioner roles approve only within the owning team; approver roles see every team.
-        _require_team_member(user, req.version.registered_model)
+    decided_role = promotion_decision_check(user=user, request=req, role=role)
     try:
         with transaction.atomic():
-            approval = Approval(request=req, user=user, role=open_roles[0], decision=decision, comment=comment)
+            approval = Approval(request=req, user=user, role=decided_role, decision=decision, comment=comment)
             _full_clean(approval, validate_constraints=False)
             approval.save()
     except IntegrityError as exc:  # the row lock makes this unreachable; the constraints are the last line
@@ -454,6 +487,17 @@ def promotion_request_reject(*, user, request: PromotionRequest, comment: str, r
     return _decide(user=user, request=request, decision=Decision.REJECTED, comment=comment, role=role)
 
 
+def promotion_override_check(*, user, request: PromotionRequest) -> None:
+    """May ``user`` decide on the justification overriding a gate of ``request`` now? Raises
+    why not; the portal shows the override form exactly when this passes."""
+    if not user.is_authenticated or roles.is_read_only(user) or not user.has_perm("governance.approve_override"):
+        raise PermissionDeniedError("Only a risk officer decides on a gate override.")
+    if request.override_state != OverrideState.PENDING or request.state != RequestState.PENDING:
+        raise ConflictError("This request has no justification awaiting a decision.", code="no_pending_override")
+    if request.requested_by_id == user.pk:
+        raise PermissionDeniedError("Separation of duties: you cannot approve your own justification.", code="separation_of_duties")
+
+
 @transaction.atomic
 def promotion_override_decide(*, user, request: PromotionRequest, approve: bool, comment: str) -> PromotionRequest:
     """A risk officer approves (or refuses) the written justification overriding a gate."""
@@ -461,10 +505,7 @@ def promotion_override_decide(*, user, request: PromotionRequest, approve: bool,
     if roles.is_read_only(user) or not user.has_perm("governance.approve_override"):
         raise PermissionDeniedError("Only a risk officer decides on a gate override.")
     req = _lock_request(request)
-    if req.override_state != OverrideState.PENDING or req.state != RequestState.PENDING:
-        raise ConflictError("This request has no justification awaiting a decision.", code="no_pending_override")
-    if req.requested_by_id == user.pk:
-        raise PermissionDeniedError("Separation of duties: you cannot approve your own justification.", code="separation_of_duties")
+    promotion_override_check(user=user, request=req)
     before = {"override_state": req.override_state, "state": req.state}
     req.override_state = OverrideState.APPROVED if approve else OverrideState.REJECTED
     req.override_decided_by = user
@@ -489,6 +530,7 @@ def promotion_override_decide(*, user, request: PromotionRequest, approve: bool,
 
 @transaction.atomic
 def promotion_request_cancel(*, user, request: PromotionRequest, comment: str = "") -> PromotionRequest:
+    _require_role(user, PromotionRequest, "change")
     req = _lock_request(request)
     _require_team_member(user, req.version.registered_model)
     _check_transition(req, RequestState.CANCELLED)
@@ -528,6 +570,8 @@ def promotion_request_deploy(*, user, request: PromotionRequest, canary_weight: 
 
     An approval older than the policy allows is expired (committed) and the
     deployment refused."""
+    _require_role(user, PromotionRequest, "change")
+    _require_role(user, Deployment, "add")
     with transaction.atomic():
         req = _lock_request(request)
         stale = req.state == RequestState.APPROVED and _approval_is_stale(req)
@@ -641,6 +685,7 @@ def _deploy(*, user, environment, version, request=None, canary_weight=None, spl
 def deployment_create_direct(*, user, version: ModelVersion, environment: Environment,
                              splits: list[dict] | None = None, note: str = "") -> Deployment:
     """Deploy without a promotion request, where the policy lets the user's role do so (Dev)."""
+    _require_role(user, Deployment, "add")
     version = ModelVersion.objects.select_related("registered_model__team").get(pk=version.pk)
     if environment.read_only:
         raise ConflictError(f"{environment.name} is read-only: deploy through an approved promotion request.",
@@ -664,6 +709,7 @@ def deployment_rollback(*, user, deployment: Deployment, note: str = "") -> Depl
     """Return the model in this environment to the deployment that preceded the active one.
 
     Allowed in read-only environments: it restores a state that was itself approved."""
+    _require_role(user, Deployment, "rollback", "Your role may not roll deployments back; an ML engineer of the owning team can.")
     current = Deployment.objects.select_for_update(of=("self",)).select_related(
         "environment", "registered_model__team", "previous").get(pk=deployment.pk)
     _require_team_member(user, current.registered_model)
@@ -709,6 +755,7 @@ def deployment_rollback(*, user, deployment: Deployment, note: str = "") -> Depl
 @transaction.atomic
 def deployment_retire(*, user, deployment: Deployment, note: str = "") -> Deployment:
     """Stop serving the model in this environment (no successor)."""
+    _require_role(user, Deployment, "add")
     current = Deployment.objects.select_for_update(of=("self",)).select_related(
         "environment", "registered_model__team").get(pk=deployment.pk)
     _require_team_member(user, current.registered_model)
@@ -778,6 +825,7 @@ def _model_risk_checks(deployment: Deployment, policy) -> list[dict]:
 
 @transaction.atomic
 def version_set_lifecycle(*, user, version: ModelVersion, state: str, reason: str) -> VersionLifecycle:
+    _require_role(user, VersionLifecycle, "change")
     if state not in LifecycleState.values:
         raise ApplicationError("Unknown lifecycle state.", fields={"state": [f"One of {', '.join(LifecycleState.values)}."]})
     reason = _require_text(reason, "reason", "A reason")
@@ -818,6 +866,7 @@ def version_set_lifecycle(*, user, version: ModelVersion, state: str, reason: st
 @transaction.atomic
 def ci_test_result_post(*, user, version: ModelVersion, kind: str, passed: bool, metrics: dict | None = None,
                         name: str = "", details_url: str = "", ci_run_id: str = "") -> CITestResult:
+    _require_role(user, CITestResult, "add")
     if kind not in TestKind.values:
         raise ApplicationError("Unknown test kind.", fields={"kind": [f"One of {', '.join(TestKind.values)}."]})
     metrics = metrics or {}

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from governance import selectors
+from governance import extensions, selectors
 from governance.choices import DeploymentStatus, RequestState
 from governance.modelrisk.policy import PolicyBook, effective_policy
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
@@ -34,7 +34,7 @@ from modelgate.core.portal import htmx_partial, paginate
 from modelgate.core.selectors import audit_events_for
 from registry.models import ModelVersion
 
-# --- helpers the registry pages call (lazily: the registry does not depend on governance) ---
+# --- what governance shows on the registry's pages (registered in governance.contributions) ---
 
 
 def environments() -> list[Environment]:
@@ -188,32 +188,16 @@ def _required_roles(request_obj) -> list[str]:
 def decision_for(user, request_obj) -> dict:
     """Can this user approve or reject now, and if not, why — in words.
 
-    The service refuses the same cases on POST; this only decides which buttons to show.
+    The service's own check (``promotion_decision_check``) decides, so the page and every
+    POST give the same answer; a read-only role sees no form and no explanation.
     """
-    if request_obj.state != RequestState.PENDING:
-        return {"can_decide": False, "reason": f"This request is {request_obj.get_state_display().lower()}; there is nothing to decide."}
-    required = _required_roles(request_obj)
-    filled = {a.role for a in request_obj.approvals.all()}
-    waiting = " and ".join(roles.ROLE_LABELS.get(r, r) for r in required if r not in filled) or "no one"
-    if request_obj.requested_by_id == user.pk:
-        return {"can_decide": False, "reason": "You opened this request, so you cannot decide on it: separation of duties "
-                f"requires a different person. It waits for: {waiting}."}
-    if roles.is_read_only(user):
-        return {"can_decide": False, "reason": "", "silent": True}
-    mine = [r for r in required if roles.has_role(user, r)]
-    if not mine or not user.has_perm("governance.approve_promotionrequest"):
-        labels = " and ".join(roles.ROLE_LABELS.get(r, r) for r in required) or "no one"
-        return {"can_decide": False, "reason": f"{request_obj.environment.name} needs approval from: {labels}. You hold none of these roles."}
-    approvals = list(request_obj.approvals.all())
-    if any(a.user_id == user.pk for a in approvals):
-        return {"can_decide": False, "reason": "You have already decided on this request. One person may fill only one of the required roles."}
-    filled = {a.role for a in approvals}
-    open_roles = [r for r in mine if r not in filled]
-    if not open_roles:
-        return {"can_decide": False, "reason": "The role you hold has already been filled by another approver."}
-    if open_roles[0] in (roles.DATA_SCIENTIST, roles.ML_ENGINEER) and not owning_team_member(user, request_obj.version.registered_model):
-        return {"can_decide": False, "reason": f"A {roles.ROLE_LABELS[open_roles[0]].lower()} approves only for their own team's models."}
-    return {"can_decide": True, "role": open_roles[0], "role_label": roles.ROLE_LABELS.get(open_roles[0], open_roles[0])}
+    from governance import services
+
+    try:
+        role = services.promotion_decision_check(user=user, request=request_obj)
+    except ApplicationError as exc:
+        return {"can_decide": False, "reason": "" if exc.code == "read_only" else exc.message, "silent": exc.code == "read_only"}
+    return {"can_decide": True, "role": role, "role_label": roles.ROLE_LABELS.get(role, role)}
 
 
 def owning_team_member(user, model) -> bool:
@@ -283,17 +267,6 @@ def _visible_request(user, pk):
     return get_object_or_404(selectors.promotion_request_list(user), pk=pk)
 
 
-def _version_reports(user, version) -> list:
-    """Monitoring's reports on the version (kind, status, verdict), when monitoring is installed."""
-    try:
-        from monitoring.selectors import reports as report_selectors
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("monitoring"):
-            return []
-        raise
-    return list(report_selectors.report_list(user=user, version_id=version.pk).order_by("-created_at", "-pk")[:20])
-
-
 def _gates_for_page(req) -> tuple[list[dict], bool]:
     """Frozen evidence once submitted; for a draft, a preview evaluated now, so the
     requester sees which gate blocks submission and why (nothing is stored)."""
@@ -305,7 +278,18 @@ def _gates_for_page(req) -> tuple[list[dict], bool]:
     return gate_rows_from({"submitted": evaluation}), True
 
 
+def _passes(check, **kwargs) -> bool:
+    """Does a service's check allow this now (it raises why not)?"""
+    try:
+        check(**kwargs)
+    except ApplicationError:
+        return False
+    return True
+
+
 def _request_context(user, req) -> dict:
+    from governance import services
+
     gates, preview = _gates_for_page(req)
     return {
         "req": req,
@@ -316,10 +300,7 @@ def _request_context(user, req) -> dict:
         "board": environment_board(req.version.registered_model),
         "model": req.version.registered_model,
         "owner_actions": _owner_actions(user, req),
-        "can_decide_override": (
-            req.state == RequestState.PENDING and req.override_state == "pending" and req.requested_by_id != user.pk
-            and not roles.is_read_only(user) and user.has_perm("governance.approve_override")
-        ),
+        "can_decide_override": _passes(services.promotion_override_check, user=user, request=req),
     }
 
 
@@ -340,7 +321,8 @@ def _owner_actions(user, req) -> list[tuple[str, str]]:
 def request_detail(request, pk):
     req = _visible_request(request.user, pk)
     context = _request_context(request.user, req)
-    context["reports"] = _version_reports(request.user, req.version)
+    # Reports and other evidence higher apps contribute (governance.extensions).
+    context["reports"] = extensions.version_evidence(request.user, req.version)
     context["ci_results"] = list(CITestResult.objects.filter(version=req.version).order_by("-created_at")[:20])
     context["history"] = audit_events_for(request.user).filter(
         object_type="governance.promotionrequest", object_id=str(req.pk)
@@ -531,8 +513,6 @@ def deployment_rollback(request, pk):
 
     deployment = get_object_or_404(selectors.deployment_list(request.user), pk=pk)
     back = redirect("registry:model-detail", name=deployment.registered_model.name)
-    if roles.is_read_only(request.user) or not request.user.has_perm("governance.rollback_deployment"):
-        return render(request, "governance/refused.html", {"reason": "Your role may not roll deployments back; an ML engineer of the owning team can."}, status=403)
     try:
         restored = services.deployment_rollback(user=request.user, deployment=deployment, note=request.POST.get("note", ""))
     except ApplicationError as exc:

@@ -57,7 +57,7 @@ INSTALLED_APPS = [
     "axes",
     "modelgate.core",
     "registry",
-    "registry.mlflow",  # MLflow-compatible REST subset (no models; own label for its job handlers)
+    "governance.mlflow",  # MLflow-compatible REST subset (no models; own label for its job handlers)
     "governance",
     "monitoring",
     "monitoring.telemetry",
@@ -154,6 +154,21 @@ CELERY_BEAT_SCHEDULE = {
     "telemetry-evaluate-rules": {"task": "telemetry.evaluate_rules", "schedule": 60.0},
     "telemetry-retention": {"task": "telemetry.retention", "schedule": 3600.0},
 }
+# --- the team's MLflow tracking server (optional) ---------------------------
+# MLflow 3 clients register `models:/m-…` sources with a logged-model id and no run id;
+# with these set, a worker job asks this server (with this service account, never the
+# caller's credentials) which run produced the model and records it as lineage.
+MLFLOW_TRACKING_SERVER_URL = (env_str("MLFLOW_TRACKING_SERVER_URL", "") or "").rstrip("/")
+if MLFLOW_TRACKING_SERVER_URL and not MLFLOW_TRACKING_SERVER_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"MLFLOW_TRACKING_SERVER_URL must start with http:// or https:// (got {MLFLOW_TRACKING_SERVER_URL!r}).")
+MLFLOW_TRACKING_SERVER_TOKEN = env_str("MLFLOW_TRACKING_SERVER_TOKEN", "")  # sent as a bearer token
+MLFLOW_TRACKING_SERVER_USERNAME = env_str("MLFLOW_TRACKING_SERVER_USERNAME", "")  # or HTTP Basic (MLflow's basic-auth app)
+MLFLOW_TRACKING_SERVER_PASSWORD = env_str("MLFLOW_TRACKING_SERVER_PASSWORD", "")
+# Where people open a run, if not the URL above (which may be an address inside the cluster).
+MLFLOW_TRACKING_SERVER_UI_URL = (env_str("MLFLOW_TRACKING_SERVER_UI_URL", "") or MLFLOW_TRACKING_SERVER_URL).rstrip("/")
+MLFLOW_TRACKING_SERVER_TIMEOUT = env_int("MLFLOW_TRACKING_SERVER_TIMEOUT", 30)  # seconds per request
+MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS = env_int("MLFLOW_RUN_RESOLVE_MAX_ATTEMPTS", 8)  # then the job fails, saying why
+
 JOB_DISPATCH_GRACE_SECONDS = env_int("JOB_DISPATCH_GRACE_SECONDS", 120)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", CELERY_TASK_TIME_LIMIT + 120)
 

@@ -29,7 +29,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
-    path("api/2.0/mlflow/", include("registry.mlflow.urls")),
+    path("api/2.0/mlflow/", include("governance.mlflow.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view loads its start-up script from ?script instead of inlining it: the CSP forbids inline scripts.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -6,10 +6,9 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
-        # Governance defines the gate interface; monitoring plugs its report-backed gates in.
-        from governance.modelrisk.extensions import register_evidence_source
-        from monitoring import modelrisk_facts, report_gates
+        # Imported for their registrations: role grants, job handlers and Celery tasks
+        # (the ML stack itself loads lazily, in the worker's handlers only).
+        from monitoring import contributions, roles, tasks  # noqa: F401
 
-        report_gates.register()
-        # Model risk: validations freeze the reports they relied on; documentation cites them.
-        register_evidence_source("reports", modelrisk_facts.report_evidence)
+        # Report gates, the version page's reports, evidence on requests, the demo step.
+        contributions.register()

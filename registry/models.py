@@ -15,6 +15,8 @@ MODEL_NAME_VALIDATOR = RegexValidator(
 )
 SHA256_VALIDATOR = RegexValidator(r"^[0-9a-f]{64}$", "A SHA-256 is 64 lowercase hex digits.")
 COMMIT_VALIDATOR = RegexValidator(r"^[0-9a-f]{7,64}$", "A commit SHA is 7–64 lowercase hex digits.")
+# MLflow logged-model ids are "m-" and 32 hex digits; any id is sent in a URL path, so only these characters.
+LOGGED_MODEL_ID_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.-]{1,100}$", "A logged-model id is 1–100 letters, digits, '-', '_' or '.'.")
 
 
 class RegisteredModel(models.Model):
@@ -55,7 +57,7 @@ class ModelVersion(models.Model):
     IMMUTABLE_FIELDS = (
         "framework", "metrics", "params", "schema_format", "input_schema", "output_schema",
         "environment", "entry_point", "serving", "source_repository", "source_commit", "source_uri",
-        "run_id", "training_run", "signature_sample",
+        "run_id", "training_run", "signature_sample", "logged_model_id",
     )
 
     registered_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
@@ -76,6 +78,10 @@ class ModelVersion(models.Model):
     source_commit = models.CharField(max_length=64, blank=True, validators=[COMMIT_VALIDATOR])
     source_uri = models.CharField(max_length=1000, blank=True, help_text="Where the client says the model came from (MLflow 'source')")
     run_id = models.CharField(max_length=100, blank=True, help_text="External training run id (MLflow run id)")
+    logged_model_id = models.CharField(
+        max_length=100, blank=True, validators=[LOGGED_MODEL_ID_VALIDATOR],
+        help_text="MLflow 3 logged-model id (m-…) the client registered; its run is resolved from the tracking server",
+    )
     training_run = models.ForeignKey("TrainingRun", null=True, blank=True, on_delete=models.PROTECT, related_name="model_versions")
     trained_on = models.ManyToManyField("DatasetVersion", blank=True, related_name="model_versions")
     tags = models.JSONField(default=dict, blank=True)
@@ -221,6 +227,11 @@ class TrainingRun(models.Model):
 
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="training_runs")
     external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=250, blank=True, help_text="The run's name in the tracking server")
+    url = models.URLField(max_length=1000, blank=True, help_text="The run's page in the tracking server")
+    datasets = models.JSONField(
+        default=list, blank=True, help_text="Dataset inputs as the tracking server reports them: name, digest, source_type, source, context"
+    )
     code_repository = models.URLField(max_length=500, blank=True)
     commit = models.CharField(max_length=64, blank=True, validators=[COMMIT_VALIDATOR])
     params = models.JSONField(default=dict, blank=True)

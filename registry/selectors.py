@@ -8,7 +8,9 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from modelgate.core.errors import NotFoundError
+from modelgate.core.models import Job, JobStatus
 from modelgate.core.permissions import restrict
+from registry import tracking
 from registry.choices import VersionStatus
 from registry.models import (
     Artifact,
@@ -108,6 +110,34 @@ def dataset_versions(*, user, action: str = "view") -> QuerySet[DatasetVersion]:
 
 def training_runs(*, user, action: str = "view") -> QuerySet[TrainingRun]:
     return restrict(TrainingRun.objects.select_related("team"), user, action)
+
+
+def training_run_resolution(*, version: ModelVersion) -> dict | None:
+    """Where finding the training run of an MLflow 3 logged model stands, for the version
+    page (None when there is nothing to find: the run is known, or no logged model).
+
+    ``state`` is one of ``unconfigured`` (no tracking server: says how to configure one),
+    ``not_requested`` (registered before one was configured), ``resolving``,
+    ``retrying`` (the last attempt failed; ``message`` says why) or ``failed``.
+    The job (``tracking.RESOLVE_RUN_JOB``) is the source of truth; one query.
+    """
+    if version.training_run_id or version.run_id or not version.logged_model_id:
+        return None
+    job = (
+        Job.objects.filter(kind=tracking.RESOLVE_RUN_JOB, object_type="registry.modelversion", object_id=str(version.pk))
+        .order_by("-created_at").first()
+    )
+    # The reason, without the traceback the job runner appends for operators.
+    reason = job.error.split("\n\n", 1)[0] if job is not None else ""
+    if job is None:
+        if not tracking.configured():
+            return {"state": "unconfigured", "message": tracking.CONFIGURE_HINT, "job": None}
+        return {"state": "not_requested", "message": "The version was registered before a tracking server was configured.", "job": None}
+    if job.status == JobStatus.FAILED:
+        return {"state": "failed", "message": reason, "job": job}
+    if job.status == JobStatus.SUCCEEDED:  # succeeded without a run: the version was not the job's to change
+        return {"state": "failed", "message": str((job.result or {}).get("skipped", "")), "job": job}
+    return {"state": "retrying" if reason else "resolving", "message": reason, "job": job}
 
 
 # --- lineage graph ----------------------------------------------------------

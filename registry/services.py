@@ -17,13 +17,14 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from modelgate.core import audit, roles
+from modelgate.core import audit, jobs, roles
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
-from modelgate.core.models import Team
+from modelgate.core.models import Job, JobStatus, Team
 from modelgate.core.permissions import has_action_perm, permission_id, restrict
-from registry import aliases, schemas, selectors, sources, storage
+from registry import aliases, extensions, schemas, selectors, sources, storage, tracking
 from registry.choices import ArtifactKind, ParentRelation, SchemaFormat, VersionStatus
 from registry.models import (
+    COMMIT_VALIDATOR,
     Artifact,
     Dataset,
     DatasetVersion,
@@ -394,6 +395,9 @@ def modelversion_register(
             "status": version.status,
         }),
     )
+    # Higher apps' hooks (governance: the version.registered webhook), in this transaction.
+    extensions.version_registered(version)
+    training_run_resolve_later(user=user, version=version)
     return version, True
 
 
@@ -551,6 +555,7 @@ def _check_artifact_writable(version: ModelVersion, path: str) -> None:
 
 @transaction.atomic
 def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: ModelVersion) -> ModelAlias:
+    _require_action(user, ModelAlias, "change")
     model = _lock_model_for_change(user, registered_model)
     if version.registered_model_id != model.pk:
         raise ApplicationError("version: belongs to another model.", fields={"version": ["belongs to another model"]})
@@ -577,6 +582,7 @@ def alias_set(*, user, registered_model: RegisteredModel, alias: str, version: M
 
 @transaction.atomic
 def alias_delete(*, user, registered_model: RegisteredModel, alias: str) -> None:
+    _require_action(user, ModelAlias, "delete")
     model = _lock_model_for_change(user, registered_model)
     obj = ModelAlias.objects.filter(registered_model=model, alias=alias).select_related("version").first()
     if obj is None:
@@ -689,4 +695,119 @@ def trainingrun_create(
         raise ConflictError(f"Team {team.slug!r} already has a run {external_id!r}.", code="already_exists", fields={"external_id": ["already exists"]})
     run.save(force_insert=True)
     audit.record(action="registry.trainingrun.create", obj=run, team_slug=team.slug, changes=audit.diff({}, {"external_id": external_id, "commit": commit}))
+    return run
+
+
+# --- training runs from the team's MLflow tracking server -------------------
+
+RESOLVE_RUN_JOB = tracking.RESOLVE_RUN_JOB
+
+
+def training_run_resolve_later(*, user, version: ModelVersion) -> Job | None:
+    """Enqueue, in the caller's transaction, the job that finds the run behind an MLflow 3
+    logged model (``registry.tracking``) — when there is one to find and a tracking
+    server to ask. Without a server the version page says the run is unknown and how to
+    configure one."""
+    if not version.logged_model_id or version.run_id or not tracking.configured():
+        return None
+    return jobs.enqueue(kind=RESOLVE_RUN_JOB, params={"version_id": version.pk}, user=user, obj=version)
+
+
+@transaction.atomic
+def training_run_resolve_again(*, user, version: ModelVersion) -> Job:
+    """Ask the tracking server once more (it gave up, refused the service account, or was
+    configured after the version was registered). Needs the right to change the version."""
+    version = _lock_version_for_change(user, version)
+    if version.training_run_id or version.run_id:
+        raise ConflictError(f"Version {version} already has its training run.", code="illegal_transition")
+    if not version.logged_model_id:
+        raise ApplicationError(f"Version {version} has no MLflow logged-model id to find a run for.")
+    if not tracking.configured():
+        raise ConflictError(f"No MLflow tracking server is configured. {tracking.CONFIGURE_HINT}", code="not_configured")
+    pending = Job.objects.filter(
+        kind=RESOLVE_RUN_JOB, object_type="registry.modelversion", object_id=str(version.pk),
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+    )
+    if pending.exists():
+        raise ConflictError("The tracking server is already being asked for this version's run.", code="already_running")
+    job = jobs.enqueue(kind=RESOLVE_RUN_JOB, params={"version_id": version.pk}, user=user, obj=version)
+    audit.record(
+        action="registry.version.training_run_requested", obj=version, **_model_audit(version.registered_model),
+        changes={"job": {"before": None, "after": str(job.pk)}},
+    )
+    return job
+
+
+def modelversion_resolve_training_run(*, version_id: int) -> dict:
+    """The job's work: ask the tracking server (outside any transaction: network) which run
+    logged the version's model, then record it. Raises ``tracking.TrackingServerError``
+    (saying whether a retry can help); the version stays usable whatever happens."""
+    version = ModelVersion.objects.filter(pk=version_id).only("pk", "logged_model_id", "run_id", "training_run_id").first()
+    if version is None:
+        return {"skipped": "the version no longer exists"}
+    if version.training_run_id:
+        return {"skipped": "the version already has its training run"}
+    if not version.logged_model_id:
+        return {"skipped": "the version has no MLflow logged-model id"}
+    if not tracking.configured():
+        raise tracking.TrackingServerError(f"No MLflow tracking server is configured. {tracking.CONFIGURE_HINT}", transient=False)
+    facts = tracking.resolve_logged_model(version.logged_model_id)
+    run = modelversion_attach_training_run(version_id=version_id, facts=facts)
+    return {"run_id": facts.run_id, "training_run_id": run.pk, "url": facts.url}
+
+
+def _tracked_run(team: Team, facts: tracking.RunFacts) -> tuple[TrainingRun, bool]:
+    """The team's record of the run, created from the tracking server's facts if new."""
+    existing = TrainingRun.objects.filter(team=team, external_id=facts.run_id).first()
+    if existing is not None:
+        return existing, False
+    commit = facts.commit.lower()
+    run = TrainingRun(
+        team=team, external_id=facts.run_id, name=facts.name, url=facts.url, params=facts.params, metrics=facts.metrics,
+        datasets=facts.datasets, started_at=facts.started_at, ended_at=facts.ended_at,
+        # Git facts only when they fit the fields (a repository given as git@host:… is not a URL).
+        commit=commit if COMMIT_VALIDATOR.regex.match(commit) else "",
+        code_repository=facts.code_repository if facts.code_repository.startswith(("https://", "http://")) else "",
+    )
+    _full_clean(run, exclude=["team"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:  # another version of the same run got there first
+        return TrainingRun.objects.get(team=team, external_id=facts.run_id), False
+    return run, True
+
+
+@transaction.atomic
+def modelversion_attach_training_run(*, version_id: int, facts: tracking.RunFacts) -> TrainingRun:
+    """Fill a version's ``run_id`` and ``training_run`` from the tracking server.
+
+    They are frozen after registration like the rest of the lineage; this is the one
+    write that sets them later, and only while empty: the client registered a logged
+    model whose run only the tracking server knows. A run id the client gave is never
+    replaced.
+    """
+    version = ModelVersion.objects.select_for_update(of=("self",)).select_related("registered_model__team").get(pk=version_id)
+    if version.training_run_id:
+        return version.training_run
+    if version.run_id and version.run_id != facts.run_id:
+        raise ConflictError(
+            f"Version {version} was registered with run {version.run_id!r}, but the tracking server says logged model "
+            f"{version.logged_model_id} comes from run {facts.run_id!r}; the registered run id is kept.",
+            code="run_mismatch",
+        )
+    team = version.registered_model.team
+    run, created = _tracked_run(team, facts)
+    if created:
+        audit.record(
+            action="registry.trainingrun.create", obj=run, team_slug=team.slug,
+            changes=audit.diff({}, {"external_id": run.external_id, "url": run.url, "source": "mlflow tracking server"}),
+        )
+    before = {"run_id": version.run_id or None, "training_run": None}
+    version.run_id, version.training_run, version.updated_at = facts.run_id, run, timezone.now()
+    version.save(update_fields=["run_id", "training_run", "updated_at"])
+    audit.record(
+        action="registry.version.training_run_resolved", obj=version, **_model_audit(version.registered_model),
+        changes=audit.diff(before, {"run_id": facts.run_id, "training_run": run.external_id}),
+    )
     return run

@@ -1,24 +1,28 @@
-"""Extension points filled by higher layers (monitoring) in their AppConfig.ready():
-governance must not import monitoring, so monitoring tells model risk what it knows."""
+"""Model risk's extension points, filled by higher apps (monitoring) in their ``AppConfig.ready()``:
+governance must not import monitoring, so monitoring tells model risk what it knows.
+
+- ``EVIDENCE_SOURCES``: ``source(version)`` -> JSON-able facts frozen into a validation's
+  evidence and offered to the documentation prefill (monitoring: its reports).
+- ``MONITORING_COVERAGE``: ``coverage(deployment ids)`` -> {deployment id: monitored metric
+  names} (monitoring's SLA rules; a tier's required Prod monitoring rules read it).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-# name -> callable(version) -> JSON-able facts frozen into a validation's evidence and
-# offered to the documentation prefill (e.g. monitoring's reports and model card).
-EVIDENCE_SOURCES: dict[str, Callable] = {}
-# callable(deployment ids) -> {deployment id: set of monitored metric names} (monitoring's SLA rules).
-MONITORING_COVERAGE: list[Callable] = []
+from modelgate.core.extensions import ExtensionPoint
+
+EVIDENCE_SOURCES: ExtensionPoint[Callable[..., list[dict]]] = ExtensionPoint("model-risk evidence sources")
+MONITORING_COVERAGE: ExtensionPoint[Callable[..., dict[int, set[str]]]] = ExtensionPoint("model-risk monitoring coverage")
 
 
-def register_evidence_source(name: str, source: Callable) -> None:
-    EVIDENCE_SOURCES[name] = source
+def register_evidence_source(key: str, source: Callable[..., list[dict]], *, order: int = 100) -> None:
+    EVIDENCE_SOURCES.register(key, source, order=order)
 
 
-def register_monitoring_coverage(coverage: Callable) -> None:
-    if coverage not in MONITORING_COVERAGE:
-        MONITORING_COVERAGE.append(coverage)
+def register_monitoring_coverage(key: str, coverage: Callable[..., dict[int, set[str]]], *, order: int = 100) -> None:
+    MONITORING_COVERAGE.register(key, coverage, order=order)
 
 
 def monitored_metrics(deployment_ids) -> dict[int, set[str]]:

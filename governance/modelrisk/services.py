@@ -40,6 +40,7 @@ from governance.modelrisk.models import (
     Validation,
 )
 from governance.models import CITestResult, DeploymentSplit
+from governance.roles import MODEL_VALIDATOR
 from governance.services import (
     _audit,
     _emit,
@@ -67,7 +68,7 @@ def in_owning_team(user, model: RegisteredModel) -> bool:
 
 def require_independent(user, model: RegisteredModel) -> None:
     """A model validator who is not in the owning team (checked on every validator action)."""
-    if not user.is_authenticated or roles.is_read_only(user) or not roles.has_role(user, roles.MODEL_VALIDATOR):
+    if not user.is_authenticated or roles.is_read_only(user) or not roles.has_role(user, MODEL_VALIDATOR):
         raise PermissionDeniedError("Only a model validator validates models and decides on findings.",
                                     code="not_validator")
     if in_owning_team(user, model):

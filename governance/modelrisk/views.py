@@ -30,6 +30,7 @@ from governance.modelrisk.choices import (
     ValidationState,
 )
 from governance.modelrisk.models import InventoryRecord
+from governance.roles import MODEL_VALIDATOR
 from modelgate.core import roles
 from modelgate.core.errors import ApplicationError
 from modelgate.core.models import Team
@@ -147,7 +148,7 @@ def model_risk(request, name):
     user = request.user
     record = InventoryRecord.objects.filter(registered_model=model).select_related("owner", "override_by", "assessed_by").first()
     team_member = not roles.is_read_only(user) and services.models_user_can_change(user).filter(pk=model.pk).exists()
-    independent = (not roles.is_read_only(user) and roles.has_role(user, roles.MODEL_VALIDATOR)
+    independent = (not roles.is_read_only(user) and roles.has_role(user, MODEL_VALIDATOR)
                    and not services.in_owning_team(user, model))
     findings = list(selectors.finding_list(user).filter(registered_model=model).order_by("state", "due_date", "id"))
     for finding in findings:
@@ -222,7 +223,7 @@ def validation_detail(request, pk):
     user = request.user
     mine = (validation.validator_id == user.pk and validation.state == ValidationState.IN_PROGRESS
             and not roles.is_read_only(user))
-    independent = (not roles.is_read_only(user) and roles.has_role(user, roles.MODEL_VALIDATOR)
+    independent = (not roles.is_read_only(user) and roles.has_role(user, MODEL_VALIDATOR)
                    and not services.in_owning_team(user, validation.version.registered_model))
     model = validation.version.registered_model
     rows = [{"key": key, "label": ChecklistItem(key).label if key in ChecklistItem.values else key, **value}

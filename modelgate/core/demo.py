@@ -1,16 +1,31 @@
-"""Demo world, part 1: teams and one user per role. Apps add their own parts in
-``<app>/demo.py`` (a ``seed(stdout)`` function), called in dependency order.
+"""Demo world, part 1: teams and one user per role. Apps add their own steps in
+``<app>/demo.py`` (a ``seed(stdout, context)`` function) and register them with
+``register_demo_step`` in their ``AppConfig.ready()``; ``seed_demo`` runs them in
+story order.
 
 Everything goes through the same service functions the API uses, so the audit
 trail is complete. Idempotent: running it twice creates nothing new.
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from modelgate.core import roles
+from modelgate.core.extensions import ExtensionPoint
 from modelgate.core.models import Team
 from modelgate.core.services import team_add_member, team_create
+
+# Story order of the steps: models, then their reports, then promotions (the fairness and
+# explainability gates read the reports), then production telemetry.
+DEMO_STEPS: ExtensionPoint[Callable] = ExtensionPoint("demo steps")
+
+
+def register_demo_step(key: str, seed_step: Callable, *, order: int) -> None:
+    """``seed_step(stdout, context) -> context | None`` runs after the teams and users, by ``order``."""
+    DEMO_STEPS.register(key, seed_step, order=order)
+
 
 TEAMS = [("credit", "Credit Risk"), ("fraud", "Fraud Detection"), ("marketing", "Marketing Analytics")]
 
@@ -22,10 +37,16 @@ USERS = [
     ("mara", roles.DATA_SCIENTIST, ["marketing"], "Mara Marketer"),
     ("bea", roles.BUSINESS_APPROVER, [], "Bea Approver"),
     ("rick", roles.RISK_OFFICER, [], "Rick Risk"),
-    ("vera", roles.MODEL_VALIDATOR, [], "Vera Validator"),
     ("audrey", roles.AUDITOR, [], "Audrey Auditor"),
     ("ada", roles.ADMIN, [], "Ada Admin"),
 ]
+
+
+def register_demo_user(username: str, role: str, team_slugs: list[str], display: str) -> None:
+    """A demo user with a role a higher app defines (``roles.define_role``), created with the others."""
+    if all(row[0] != username for row in USERS):
+        USERS.insert(next((i for i, row in enumerate(USERS) if row[1] == roles.AUDITOR), len(USERS)),
+                     (username, role, team_slugs, display))
 
 
 def demo_password(username: str) -> str:

@@ -8,6 +8,10 @@ Handlers are plain functions registered by kind::
 A handler returns a JSON-able result (stored on the job) or raises; the job
 ends ``succeeded`` or ``failed`` in every path. ``report_progress(pct)``
 stores progress (0–100) as the handler goes.
+
+Each app registers its handlers by importing its tasks module in its
+``AppConfig.ready()``, so every process (web, worker, command) knows them all
+once Django is set up; the runner never looks modules up by name.
 """
 
 from __future__ import annotations
@@ -40,16 +44,7 @@ def job_handler(kind: str):
 
 
 def get_handler(kind: str) -> Callable:
-    if kind not in _HANDLERS:
-        # Handlers live in app modules; importing the tasks modules registers them.
-        from django.apps import apps
-
-        for config in apps.get_app_configs():
-            try:
-                __import__(f"{config.name}.tasks")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.tasks":
-                    raise
+    """The handler registered for ``kind``; ``KeyError`` if no installed app registered one."""
     return _HANDLERS[kind]
 
 

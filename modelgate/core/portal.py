@@ -1,13 +1,19 @@
-"""Portal views shared by every app: login, home/inbox, error pages, and the
-small helpers every portal view uses (HTMX partial detection, pagination)."""
+"""Portal views shared by every app: login, home, error pages, and the small
+helpers every portal view uses (HTMX partial detection, pagination, rendering
+the sections higher apps contribute through extension points)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponseServerError
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from modelgate.core import roles
+from modelgate.core.extensions import ExtensionPoint
 from modelgate.core.selectors import audit_events_for
 from modelgate.core.services import user_teams
 
@@ -29,48 +35,44 @@ def paginate(request, queryset, per_page: int = PAGE_SIZE) -> dict:
     return {"page_obj": page_obj, "querystring_without_page": f"{encoded}&" if encoded else ""}
 
 
+@dataclass(frozen=True)
+class HomeWidget:
+    """A section of the home page owned by a higher app: ``context(user)`` returns the
+    template's context, or None to leave the section out for this user."""
+
+    template: str
+    context: Callable[[object], dict | None]
+
+
+# Filled by the apps' AppConfig.ready() (governance: the approval inbox; telemetry: SLA alerts).
+HOME_WIDGETS: ExtensionPoint[HomeWidget] = ExtensionPoint("home widgets")
+
+
+def register_home_widget(key: str, widget: HomeWidget, *, order: int = 100) -> None:
+    HOME_WIDGETS.register(key, widget, order=order)
+
+
 @login_required
 def home(request):
     context = {
         "roles": [roles.ROLE_LABELS[r] for r in sorted(roles.user_roles(request.user))],
         "teams": list(user_teams(request.user)),
+        "widgets": render_widgets(request, HOME_WIDGETS, request.user),
     }
     context.update(_recent_activity(request.user))
-    context.update(_governance_inbox(request.user))
-    context.update(_sla_alerts(request.user))
     return render(request, "core/home.html", context)
 
 
-def _sla_alerts(user) -> dict:
-    """Open SLA alerts on deployments I may see (my teams' models), when SLA monitoring is installed."""
-    try:
-        from monitoring.telemetry import selectors as telemetry_selectors
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("monitoring"):
-            return {}
-        raise
-    alerts = telemetry_selectors.alerts_for(user).exclude(state="resolved").order_by("-opened_at", "-pk")[:10]
-    return {"sla_alerts": list(alerts)}
-
-
-def _governance_inbox(user) -> dict:
-    """Requests waiting for my decision and my own open requests (when governance is installed)."""
-    try:
-        from governance import views as governance_views
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("governance"):
-            return {}
-        raise
-    from governance import selectors as governance_selectors
-
-    return {
-        "has_governance": True,
-        # Overdue reviews and stale approvals on models I may see (my teams' for practitioners).
-        "alerts": governance_selectors.governance_alerts(user=user)[:10],
-        "waiting": governance_views.waiting_for(user),
-        "my_requests": governance_views.my_open_requests(user),
-        "can_approve": user.has_perm("governance.approve_promotionrequest") and not roles.is_read_only(user),
-    }
+def render_widgets(request, point, *args, base: dict | None = None) -> list[str]:
+    """Render each contribution of ``point`` (objects with ``template`` and ``context(*args)``)
+    to HTML, skipping those whose context is None; the page shows them in order."""
+    html = []
+    for widget in point:
+        extra = widget.context(*args)
+        if extra is None:
+            continue
+        html.append(mark_safe(render_to_string(widget.template, {**(base or {}), **extra}, request=request)))  # noqa: S308 (our own template's output)
+    return html
 
 
 def _recent_activity(user) -> dict:

@@ -1,7 +1,8 @@
 """Roles are auth groups; each grants object-less permissions (which actions).
 Teams decide which objects (guardian object permissions). The two are ANDed.
 
-Apps add their permissions to ROLE_PERMISSIONS; ``sync_role_permissions`` runs
+Apps add their permissions to ROLE_PERMISSIONS with ``grant()`` (their ``roles``
+module, imported by their ``AppConfig.ready()``); ``sync_role_permissions`` runs
 after every migrate and grants exactly what the table says (codenames that do
 not exist yet, e.g. an app not installed, are ignored).
 """
@@ -14,21 +15,19 @@ BUSINESS_APPROVER = "business_approver"
 RISK_OFFICER = "risk_officer"
 AUDITOR = "auditor"
 ADMIN = "admin"
-# Second line of defence (SR 11-7 "effective challenge"): validates models of teams they are not in.
-MODEL_VALIDATOR = "model_validator"
-
-ROLES = (DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, MODEL_VALIDATOR, AUDITOR, ADMIN)
-ROLE_LABELS = {
+# The built-in roles. A higher app adds a role of its own with ``define_role()`` (its ``roles``
+# module, imported first by its ``AppConfig.ready()``); the lists below grow in place.
+ROLES: list[str] = [DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, AUDITOR, ADMIN]
+ROLE_LABELS: dict[str, str] = {
     DATA_SCIENTIST: "Data scientist",
     ML_ENGINEER: "ML engineer",
     BUSINESS_APPROVER: "Business approver",
     RISK_OFFICER: "Risk officer",
-    MODEL_VALIDATOR: "Model validator",
     AUDITOR: "Auditor",
     ADMIN: "Administrator",
 }
 # Roles whose members see every team's objects (read), by explicit decision.
-SEE_ALL_TEAMS_ROLES = (AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER, MODEL_VALIDATOR)
+SEE_ALL_TEAMS_ROLES: list[str] = [AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER]
 
 # "app_label.codename" per role. Each app extends this table for its own models.
 _READ_CORE = ["core.view_team", "core.view_job"]
@@ -38,29 +37,31 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ML_ENGINEER: [*_READ_CORE, *_OWN_TOKENS],
     BUSINESS_APPROVER: [*_READ_CORE],
     RISK_OFFICER: [*_READ_CORE],
-    MODEL_VALIDATOR: [*_READ_CORE],
     # axes: failed logins and lockouts (read only; admins unlock by deleting the row).
     AUDITOR: [*_READ_CORE, "core.view_auditevent", "core.view_apitoken", "axes.view_accessattempt"],
     ADMIN: ["*"],  # every permission
 }
 
 
+def define_role(role: str, label: str, *, sees_all_teams: bool = False, before: str = AUDITOR) -> str:
+    """Add a role (an auth group synced after migrate) owned by a higher app; called by that app's
+    ``roles`` module, which its ``AppConfig.ready()`` imports. Defining it again changes nothing."""
+    if role not in ROLES:
+        ROLES.insert(ROLES.index(before) if before in ROLES else len(ROLES), role)
+    ROLE_LABELS[role] = label
+    if sees_all_teams and role not in SEE_ALL_TEAMS_ROLES:
+        SEE_ALL_TEAMS_ROLES.append(role)
+    ROLE_PERMISSIONS.setdefault(role, [*_READ_CORE])
+    return role
+
+
 def grant(role: str, *perms: str) -> None:
-    """Called by apps at import time (their roles module) to extend the table."""
+    """Extend the table; called by an app's roles module, which its ``AppConfig.ready()`` imports."""
     ROLE_PERMISSIONS.setdefault(role, []).extend(perms)
 
 
 def sync_role_permissions(sender=None, **kwargs):
-    # Each app's role grants live in its own ``roles`` module; import them so the table is complete.
-    from django.apps import apps
-
-    for config in apps.get_app_configs():
-        if config.name in ("registry", "governance", "monitoring"):
-            try:
-                __import__(f"{config.name}.roles")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.roles":
-                    raise
+    # Every installed app's grants are in the table: their ready() ran before any migrate signal.
     all_perms = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role)

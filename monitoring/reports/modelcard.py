@@ -52,6 +52,18 @@ def generate(*, version: dict, reports: list[dict]) -> dict:
         {"name": d["name"], "link": d.get("sha256", ""), "sensitive": {"sensitive_data": list(d.get("sensitive", []))}}
         for d in version.get("datasets", [])
     ]
+    # The training run (from the team's MLflow tracking server): its link as a reference,
+    # its dataset inputs as data, its metrics sliced "training run".
+    run = version.get("training_run") or {}
+    references = [{"reference": run["url"]}] if run.get("url") else []
+    for d in run.get("datasets", []):
+        context = f" ({d['context']})" if d.get("context") else ""
+        datasets.append({"name": f"{d.get('name') or 'dataset'}@{d.get('digest', '')}{context}", "link": d.get("source", ""),
+                         "sensitive": {"sensitive_data": []}})
+    metrics += [
+        {"type": name, "value": str(value), "slice": f"training run {run['external_id']}"}
+        for name, value in sorted((run.get("metrics") or {}).items())
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "model_details": {
@@ -59,6 +71,7 @@ def generate(*, version: dict, reports: list[dict]) -> dict:
             "version": {"name": str(version["number"]), "date": version.get("created_at", "")},
             "owners": [{"name": owner, "contact": ""} for owner in version.get("owners", [])],
             "path": version.get("source", ""),
+            **({"references": references} if references else {}),
         },
         "model_parameters": {
             "model_architecture": version.get("framework", ""),
@@ -80,6 +93,8 @@ def merge(generated: dict, authored: dict) -> dict:
         for name in fields:
             value = (authored.get(section) or {}).get(name)
             if value not in (None, "", []):
+                if name == "references":  # the generated ones (the training run) stay, authored ones follow
+                    value = [*card.get(section, {}).get(name, []), *value]
                 card.setdefault(section, {})[name] = value
     return card
 

@@ -340,8 +340,16 @@ def _card_inputs(version: ModelVersion) -> tuple[dict, list[Report]]:
         "source": version.source_repository or version.source_uri, "datasets": datasets,
         "input_format": version.get_schema_format_display() if version.input_schema else "",
         "output_format": json.dumps(version.output_schema) if version.output_schema else "",
+        "training_run": _card_run(version),
     }
     return info, list(latest.values())
+
+
+def _card_run(version: ModelVersion) -> dict | None:
+    run = version.training_run
+    if run is None:
+        return {"external_id": version.run_id} if version.run_id else None
+    return {"external_id": run.external_id, "name": run.name, "url": run.url, "metrics": run.metrics, "datasets": run.datasets}
 
 
 def modelcard_generate(*, user, version: ModelVersion) -> ModelCard:

@@ -13,11 +13,8 @@ class TelemetryConfig(AppConfig):
     verbose_name = "Monitoring: SLAs and telemetry"
 
     def ready(self):
-        # Role grants: modelgate.core.roles imports <app>.roles for top-level apps only,
-        # so this nested app registers its own before the post-migrate sync runs.
-        # Model risk: which SLA metrics a deployment is monitored on (a tier's required Prod rules).
-        from governance.modelrisk.extensions import register_monitoring_coverage
-        from monitoring.modelrisk_facts import sla_coverage
-        from monitoring.telemetry import roles  # noqa: F401
+        # Imported for their registrations: role grants and Celery tasks.
+        from monitoring.telemetry import contributions, roles, tasks  # noqa: F401
 
-        register_monitoring_coverage(sla_coverage)
+        # The home page's SLA alerts and the demo step.
+        contributions.register()

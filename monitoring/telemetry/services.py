@@ -42,7 +42,7 @@ from governance.choices import DeploymentStatus
 from governance.models import Deployment, DeploymentSplit
 from modelgate.core import audit, roles
 from modelgate.core.errors import ApplicationError, ConflictError, PermissionDeniedError
-from modelgate.core.permissions import restrict
+from modelgate.core.permissions import has_action_perm, restrict
 from monitoring.telemetry.choices import (
     ALERT_TRANSITIONS,
     BURN_WINDOWS,
@@ -97,6 +97,12 @@ def minute_retention() -> timedelta:
 def _model_ctx(deployment: Deployment) -> dict:
     model = deployment.registered_model
     return {"team_slug": model.team.slug, "model_name": model.name, "registered_model_id": model.pk}
+
+
+def _require_role(user, model, action: str) -> None:
+    """The role axis, checked here for every surface: ``<app>.<action>_<model>``; read-only roles write nothing."""
+    if not has_action_perm(user, model, action):
+        raise PermissionDeniedError(f"Your role does not allow {action} on {model._meta.verbose_name_plural}.")
 
 
 def _writable_deployments(user, ids) -> dict[int, Deployment]:
@@ -398,6 +404,7 @@ def events_ingest(*, user, events, deployment: int | None = None) -> dict:
 
     Returns ``{"received", "stored", "duplicates", "data_tests": [...]}``.
     """
+    _require_role(user, PredictionEvent, "add")
     _check_batch_shape(events, "events")
     deployments = _writable_deployments(user, _deployment_ids(events, deployment))
     now = timezone.now()
@@ -438,6 +445,7 @@ def _rows_by_event_id(model, deployment_id: int, ids: list[str], column: str) ->
 
 def ground_truth_ingest(*, user, labels, deployment: int | None = None) -> dict:
     """Store realised labels joined later by event id; a label already stored is kept (safe retries)."""
+    _require_role(user, GroundTruth, "add")
     _check_batch_shape(labels, "labels")
     _writable_deployments(user, _deployment_ids(labels, deployment))
     errors: list[dict] = []

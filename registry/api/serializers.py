@@ -155,7 +155,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         fields = (
             "id", "model", "team", "version", "status", "status_message", "framework", "metrics", "params",
             "schema_format", "input_schema", "output_schema", "signature_sample", "environment", "entry_point",
-            "serving", "source_repository", "source_commit", "source_uri", "run_id", "training_run", "trained_on",
+            "serving", "source_repository", "source_commit", "source_uri", "run_id", "logged_model_id", "training_run", "trained_on",
             "parents", "tags", "description", "aliases", "artifacts", "created_by", "created_at", "updated_at",
         )
         read_only_fields = fields
@@ -236,6 +236,23 @@ class ArtifactUploadQuerySerializer(serializers.Serializer):
     sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, help_text="Expected SHA-256 (or header X-Content-SHA256).")
 
 
+class RunDatasetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    digest = serializers.CharField()
+    source_type = serializers.CharField()
+    source = serializers.CharField()
+    context = serializers.CharField(required=False, help_text="e.g. training, as the tracking server tagged the input")
+
+
+class TrainingRunSummarySerializer(serializers.Serializer):
+    external_id = serializers.CharField(help_text="The run id (MLflow run id)")
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="The run's page in the tracking server ('' if unknown)")
+    params = ObjectField()
+    metrics = MetricsField()
+    datasets = RunDatasetSerializer(many=True, help_text="Dataset inputs as the tracking server reports them")
+
+
 class LineageNodeSerializer(serializers.Serializer):
     model = serializers.CharField()
     version = serializers.IntegerField()
@@ -243,6 +260,7 @@ class LineageNodeSerializer(serializers.Serializer):
     status = serializers.CharField()
     framework = serializers.CharField()
     training_run = serializers.CharField(allow_null=True)
+    run = TrainingRunSummarySerializer(allow_null=True, help_text="The training run record, with its link, parameters, metrics and dataset inputs")
     trained_on = DatasetVersionRefSerializer(many=True)
 
 
@@ -292,12 +310,14 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     params = ObjectField(required=False)
     metrics = MetricsField(required=False)
     environment = ObjectField(required=False)
+    datasets = RunDatasetSerializer(many=True, read_only=True, help_text="Dataset inputs as the tracking server reported them")
 
     class Meta:
         model = TrainingRun
         fields = (
-            "id", "team", "external_id", "code_repository", "commit", "params", "metrics", "environment",
-            "started_at", "ended_at", "created_at",
+            "id", "team", "external_id", "name", "url", "code_repository", "commit", "params", "metrics", "environment",
+            "datasets", "started_at", "ended_at", "created_at",
         )
-        read_only_fields = ("id", "created_at")
+        # name, url and datasets come from the tracking server (registry.tracking), not from clients.
+        read_only_fields = ("id", "name", "url", "created_at")
         validators: list = []

@@ -271,6 +271,7 @@ class ModelVersionViewSet(RestrictedViewSetMixin, mixins.ListModelMixin, mixins.
                         "status": node["version"].status,
                         "framework": node["version"].framework,
                         "training_run": node["version"].training_run.external_id if node["version"].training_run else None,
+                        "run": _run_summary(node["version"].training_run),
                         "trained_on": s.DatasetVersionRefSerializer(node["version"].trained_on.all(), many=True).data,
                     }
                     for node in graph["nodes"]
@@ -281,6 +282,12 @@ class ModelVersionViewSet(RestrictedViewSetMixin, mixins.ListModelMixin, mixins.
                 "hidden": graph["hidden"],
             }
         )
+
+
+def _run_summary(run) -> dict | None:
+    if run is None:
+        return None
+    return {"external_id": run.external_id, "name": run.name, "url": run.url, "params": run.params, "metrics": run.metrics, "datasets": run.datasets}
 
 
 @extend_schema_view(

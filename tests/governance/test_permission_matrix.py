@@ -16,6 +16,7 @@ from governance import services
 from governance.api import urls as governance_urls
 from governance.modelrisk import services as modelrisk
 from governance.models import Environment, WebhookDelivery
+from governance.roles import MODEL_VALIDATOR
 from modelgate.core import roles
 from modelgate.core.models import AuditEvent
 from tests.conftest import api_for
@@ -151,7 +152,7 @@ def world(ds_owner, mle_teammate, admin_user, credit_model, version):
     services.promotion_request_submit(user=ds_owner, request=approved)
     services.promotion_request_approve(user=mle_teammate, request=approved, comment="fine")
     lifecycle = services.version_set_lifecycle(user=ds_owner, version=v2, state="active", reason="in use")
-    validator = UserFactory(username="val", roles=[roles.MODEL_VALIDATOR])
+    validator = UserFactory(username="val", roles=[MODEL_VALIDATOR])
     validation = modelrisk.validation_start(user=validator, version=version, scope="Initial")
     finding = modelrisk.finding_create(user=validator, validation=validation, title="t", severity="low", description="d",
                                        owner=ds_owner, due_date=datetime.date.today() + datetime.timedelta(days=30))

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from governance.modelrisk import services as mr
 from governance.models import Environment
-from modelgate.core import roles
+from governance.roles import MODEL_VALIDATOR
 from tests.factories import UserFactory
 from tests.governance.fixtures import TIER_1_ANSWERS, assess, make_model, make_version, post_passing_ci
 
@@ -19,13 +19,13 @@ def fast_password_hashing(settings):
 @pytest.fixture
 def validator(db):
     """Model validator outside every team."""
-    return UserFactory(username="val", roles=[roles.MODEL_VALIDATOR])
+    return UserFactory(username="val", roles=[MODEL_VALIDATOR])
 
 
 @pytest.fixture
 def validator_in_credit(team_credit):
     """A model validator who also works in the credit team: not independent for credit's models."""
-    return UserFactory(username="vic", roles=[roles.MODEL_VALIDATOR], teams=[team_credit])
+    return UserFactory(username="vic", roles=[MODEL_VALIDATOR], teams=[team_credit])
 
 
 @pytest.fixture

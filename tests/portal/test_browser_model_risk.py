@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from governance import services as gov
 from governance.modelrisk import services as modelrisk
-from modelgate.core import roles
+from governance.roles import MODEL_VALIDATOR
 from tests.factories import UserFactory
 from tests.governance.fixtures import TIER_1_ANSWERS, assess
 from tests.portal.conftest import environments, make_model
@@ -53,7 +53,7 @@ def _tier_1_version_in_uat_with_a_prod_draft(owner, ml_engineer, validator, team
 def test_it_blocks_a_tier_1_promotion_on_a_finding_until_the_validator_closes_it(
     page, live_server, plain_http_cookies, ds_owner, mle_teammate, team_credit, approver, risk
 ):
-    validator = UserFactory(username="val", roles=[roles.MODEL_VALIDATOR])
+    validator = UserFactory(username="val", roles=[MODEL_VALIDATOR])
     model, mv, validation, prod = _tier_1_version_in_uat_with_a_prod_draft(ds_owner, mle_teammate, validator, team_credit)
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -7,7 +7,7 @@ where the surface offers no way to the rule, with the reason. A pair in neither 
 ``test_it_covers_every_surface_of_every_invariant``, so an invariant cannot be added
 without saying where it is checked.
 
-Invariants so far (issue 17, holes 1, 2 and 4):
+Invariants:
 - ``reserved_alias``: prod, production, champion (Prod) and staging, uat (UAT) only point
   at a version approved for or deployed in that environment, and never resolve to one
   that no longer is.
@@ -16,10 +16,19 @@ Invariants so far (issue 17, holes 1, 2 and 4):
   control character.
 - ``invisible_is_missing``: an id or name of another team's object answers exactly like
   one that does not exist (same status, same envelope, same message but for the id).
-
-Issue 25:
+- ``team_visibility``: nobody writes to another team's objects; they answer as missing.
+- ``separation_of_duties``: whoever opened a promotion request cannot decide on it.
+- ``auditor_read_only``: an auditor reads everything and changes no business object.
 - ``validator_independence``: a model validator who works in the owning team neither
   validates the model nor raises or closes its findings; one outside the team does.
+
+``ROUTE_INVARIANTS`` names, for every route that writes (it accepts POST, PUT, PATCH or
+DELETE, a portal form, an admin change view), the invariants that bind it; each must have
+a row on that route's surface. ``test_it_has_a_row_for_every_route_that_writes`` walks the
+URL resolver and the admin site and fails on a writing route without an entry, so a new
+writing route cannot ship without saying which rules it answers to. (The authorization
+matrix, tests/security/test_authorization_matrix.py, calls every one of those routes as
+every persona: outsiders get 404 and auditors 403, and nothing changes.)
 """
 
 from __future__ import annotations
@@ -35,13 +44,15 @@ from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 
-from governance.models import Environment, PromotionRequest
+from governance.models import Approval, Environment, PromotionRequest
 from modelgate.core.models import AuditEvent
 from monitoring.models import EvaluationDataset
 from registry import services as registry
-from registry.models import ModelAlias, ModelVersion
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
 from tests.conftest import api_for
 from tests.mlflow.helpers import MlflowApi
+from tests.security.test_authorization_matrix import POLICY
+from tests.security.urlconf import routes
 
 pytestmark = pytest.mark.django_db
 
@@ -288,6 +299,172 @@ def missing_admin(w, ds_owner, **_):
     ]
 
 
+# --- team visibility ---------------------------------------------------------------------------
+
+
+def _portal(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _unchanged(model: RegisteredModel) -> None:
+    fresh = RegisteredModel.objects.get(pk=model.pk)
+    assert (fresh.description, fresh.tags, fresh.name) == (model.description, model.tags, model.name)
+    assert fresh.versions.count() == 1
+
+
+def team_rest(w, ds_owner, **_):
+    dana = api_for(ds_owner)
+    for call in (
+        lambda name: dana.patch(f"/api/v1/models/{name}/", {"description": "mine now"}, format="json"),
+        lambda name: dana.post(f"/api/v1/models/{name}/versions/", {"source_uri": "s3://b/m"}, format="json"),
+        lambda name: dana.put(f"/api/v1/models/{name}/aliases/candidate/", {"version": 1}, format="json"),
+    ):
+        hidden, missing = call(OTHER_MODEL), call("no-such-model")
+        assert hidden.status_code == 404
+        _same_answer(hidden, missing, OTHER_MODEL, "no-such-model")
+    _unchanged(w["other_model"])
+
+
+def team_mlflow(w, ds_owner, **_):
+    dana = MlflowApi(ds_owner)
+    for method, endpoint, body in (
+        ("POST", "registered-models/set-tag", {"key": "k", "value": "v"}),
+        ("PATCH", "registered-models/update", {"description": "mine now"}),
+        ("POST", "model-versions/create", {"source": "s3://b/m"}),
+    ):
+        hidden = dana.call(method, endpoint, {"name": OTHER_MODEL, **body})
+        missing = dana.call(method, endpoint, {"name": "no-such-model", **body})
+        assert hidden[0] == 404 and hidden[1]["error_code"] == "RESOURCE_DOES_NOT_EXIST", (endpoint, hidden)
+        assert hidden[1]["message"].replace(OTHER_MODEL, "<id>") == missing[1]["message"].replace("no-such-model", "<id>")
+    _unchanged(w["other_model"])
+
+
+def team_portal(w, ds_owner, **_):
+    client = _portal(ds_owner)
+    other = w["other_version"]
+    assert client.post(f"/governance/versions/{other.pk}/promote/", {"environment": "uat"}).status_code == 404
+    assert client.post(f"/governance/versions/{other.pk}/deploy/", {"environment": "dev"}).status_code == 404
+    assert client.post(f"/registry/models/{OTHER_MODEL}/versions/1/reports/", {"kind": "drift"}).status_code == 404
+    assert not PromotionRequest.objects.filter(version=other).exists()
+    assert not AuditEvent.objects.filter(registered_model_id=w["other_model"].pk, action__startswith="deployment").exists()
+
+
+def team_admin(w, ds_owner, **_):
+    ds_owner.is_staff = True
+    ds_owner.save()
+    client = _portal(ds_owner)
+    url = f"/admin/registry/registeredmodel/{w['other_model'].pk}/change/"
+    hidden = client.post(url, {"description": "mine now", "tags": "{}"}, follow=True)
+    missing = client.post(f"/admin/registry/registeredmodel/{MISSING_ID}/change/", {"description": "x", "tags": "{}"}, follow=True)
+    assert hidden.redirect_chain == missing.redirect_chain and hidden.redirect_chain
+    _unchanged(w["other_model"])
+
+
+# --- separation of duties -------------------------------------------------------------------
+
+
+def _pending_uat_request(w, requested_by) -> PromotionRequest:
+    return PromotionRequest.objects.create(
+        version=w["version"], environment=Environment.objects.get(slug="uat"), requested_by=requested_by,
+        state="pending", submitted_at=timezone.now(),
+    )
+
+
+def sod_rest(w, mle_teammate, **_):
+    """An ML engineer approves UAT requests, but not the one they opened."""
+    req = _pending_uat_request(w, mle_teammate)
+    mel = api_for(mle_teammate)
+    for verb in ("approve", "reject"):
+        response = mel.post(f"/api/v1/promotion-requests/{req.pk}/{verb}/", {"comment": "looks fine"}, format="json")
+        assert response.status_code == 403 and response.json()["error"]["code"] == "separation_of_duties", response.content
+    assert not Approval.objects.exists() and PromotionRequest.objects.get(pk=req.pk).state == "pending"
+
+
+def sod_portal(w, mle_teammate, **_):
+    req = _pending_uat_request(w, mle_teammate)
+    client = _portal(mle_teammate)
+    html = client.get(f"/governance/requests/{req.pk}/").content.decode()
+    assert 'id="decision-form"' not in html and "separation of duties" in html
+    response = client.post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "mine"})
+    assert response.status_code == 403
+    assert not Approval.objects.exists() and PromotionRequest.objects.get(pk=req.pk).state == "pending"
+
+
+def sod_admin(w, mle_teammate, **_):
+    """The admin records no decision: approvals cannot be added and requests are read-only."""
+    req = _pending_uat_request(w, mle_teammate)
+    mle_teammate.is_staff = True
+    mle_teammate.save()
+    client = _portal(mle_teammate)
+    assert client.post("/admin/governance/approval/add/", {"request": req.pk, "user": mle_teammate.pk, "role": "ml_engineer",
+                                                           "decision": "approved", "comment": "x"}).status_code == 403
+    client.post(f"/admin/governance/promotionrequest/{req.pk}/change/", {"state": "approved"})
+    assert not Approval.objects.exists() and PromotionRequest.objects.get(pk=req.pk).state == "pending"
+
+
+# --- the auditor changes nothing -----------------------------------------------------------------
+
+
+def _nothing_changed_since(count: int) -> None:
+    assert AuditEvent.objects.count() == count
+
+
+def auditor_rest(w, auditor, **_):
+    audrey, before = api_for(auditor), AuditEvent.objects.count()
+    assert audrey.get(f"/api/v1/models/{MODEL}/").status_code == 200  # reads every team
+    for response in (
+        audrey.patch(f"/api/v1/models/{MODEL}/", {"description": "audited"}, format="json"),
+        audrey.post(f"/api/v1/models/{MODEL}/versions/", {"source_uri": "s3://b/m"}, format="json"),
+        audrey.put(f"/api/v1/models/{MODEL}/aliases/candidate/", {"version": 1}, format="json"),
+        audrey.post("/api/v1/promotion-requests/", {"version": w["version"].pk, "environment": "uat"}, format="json"),
+    ):
+        assert response.status_code == 403, response.content
+    _unchanged(w["model"])
+    _nothing_changed_since(before)
+
+
+def auditor_mlflow(w, auditor, **_):
+    audrey, before = MlflowApi(auditor), AuditEvent.objects.count()
+    assert audrey.get("registered-models/get", {"name": MODEL})[0] == 200
+    for method, endpoint, params in (
+        ("POST", "registered-models/set-tag", {"name": MODEL, "key": "k", "value": "v"}),
+        ("PATCH", "registered-models/update", {"name": MODEL, "description": "audited"}),
+        ("POST", "model-versions/create", {"name": MODEL, "source": "s3://b/m"}),
+        ("POST", "model-versions/transition-stage", {"name": MODEL, "version": "1", "stage": "Staging"}),
+    ):
+        status, body = audrey.call(method, endpoint, params)
+        assert (status, body["error_code"]) == (403, "PERMISSION_DENIED"), (endpoint, status, body)
+    _unchanged(w["model"])
+    assert not PromotionRequest.objects.exists()
+    _nothing_changed_since(before)
+
+
+def auditor_portal(w, auditor, ds_owner, **_):
+    client, before = _portal(auditor), AuditEvent.objects.count()
+    req = _pending_uat_request(w, ds_owner)
+    html = client.get(f"/governance/requests/{req.pk}/").content.decode()
+    assert 'id="decision-form"' not in html
+    assert client.post(f"/governance/requests/{req.pk}/decide/", {"decision": "approve", "comment": "ok"}).status_code == 403
+    assert client.post(f"/governance/versions/{w['version'].pk}/promote/", {"environment": "uat"}).status_code == 403
+    assert client.post(f"/governance/versions/{w['version'].pk}/deploy/", {"environment": "dev"}).status_code == 403
+    assert not Approval.objects.exists() and PromotionRequest.objects.count() == 1
+    _nothing_changed_since(before)
+
+
+def auditor_admin(w, auditor, **_):
+    auditor.is_staff = True
+    auditor.save()
+    client, before = _portal(auditor), AuditEvent.objects.count()
+    url = f"/admin/registry/registeredmodel/{w['model'].pk}/change/"
+    assert client.get(url).status_code == 200  # view only
+    assert client.post(url, {"description": "audited", "tags": "{}"}).status_code == 403
+    assert client.post(f"/admin/governance/environment/{Environment.objects.get(slug='dev').pk}/change/", {}).status_code == 403
+    _unchanged(w["model"])
+    _nothing_changed_since(before)
+
+
 # --- validator independence --------------------------------------------------------------------
 
 
@@ -295,13 +472,13 @@ def _independence_world(w, ds_owner, team_credit):
     """The credit model assessed Tier 1, an independent validator with a signed validation and a
     finding whose remediation was submitted, and a validator who works in team credit."""
     from governance.modelrisk import services as modelrisk
-    from modelgate.core import roles
+    from governance.roles import MODEL_VALIDATOR
     from tests.factories import UserFactory
     from tests.governance.fixtures import TIER_1_ANSWERS
 
     modelrisk.inventory_assess(user=ds_owner, model=w["model"], answers=TIER_1_ANSWERS)
-    outside = UserFactory(username="val", roles=[roles.MODEL_VALIDATOR])
-    inside = UserFactory(username="vic", roles=[roles.MODEL_VALIDATOR], teams=[team_credit])
+    outside = UserFactory(username="val", roles=[MODEL_VALIDATOR])
+    inside = UserFactory(username="vic", roles=[MODEL_VALIDATOR], teams=[team_credit])
     validation = modelrisk.validation_start(user=outside, version=w["version"], scope="Initial")
     finding = modelrisk.finding_create(user=outside, validation=validation, title="Short back-test", severity="high",
                                        description="6 months", owner=ds_owner,
@@ -400,6 +577,17 @@ TABLE = [
     Row("invisible_is_missing", "mlflow", missing_mlflow),
     Row("invisible_is_missing", "portal", missing_portal),
     Row("invisible_is_missing", "admin", missing_admin),
+    Row("team_visibility", "rest", team_rest),
+    Row("team_visibility", "mlflow", team_mlflow),
+    Row("team_visibility", "portal", team_portal),
+    Row("team_visibility", "admin", team_admin),
+    Row("separation_of_duties", "rest", sod_rest),
+    Row("separation_of_duties", "portal", sod_portal),
+    Row("separation_of_duties", "admin", sod_admin),
+    Row("auditor_read_only", "rest", auditor_rest),
+    Row("auditor_read_only", "mlflow", auditor_mlflow),
+    Row("auditor_read_only", "portal", auditor_portal),
+    Row("auditor_read_only", "admin", auditor_admin),
     Row("validator_independence", "rest", independence_rest),
     Row("validator_independence", "portal", independence_portal),
     Row("validator_independence", "admin", independence_admin),
@@ -409,6 +597,7 @@ NOT_REACHABLE = {
     ("reserved_alias", "portal"): "the portal has no form that sets or moves an alias",
     ("source_uri", "portal"): "the portal registers no versions",
     ("source_uri", "admin"): "the admin adds no versions and shows source_uri read-only",
+    ("separation_of_duties", "mlflow"): "MLflow has no approval call: transition-stage only opens a request",
     ("validator_independence", "mlflow"): "the MLflow API has no validation or finding verbs",
 }
 
@@ -422,5 +611,194 @@ def test_it_covers_every_surface_of_every_invariant():
 
 
 @pytest.mark.parametrize("row", TABLE, ids=lambda row: row.id)
-def test_it_holds_the_invariant_on_the_surface(row, world, ds_owner, outsider, admin_user, team_credit):
-    row.check(world, ds_owner=ds_owner, outsider=outsider, admin_user=admin_user, team_credit=team_credit)
+def test_it_holds_the_invariant_on_the_surface(row, world, ds_owner, outsider, admin_user, team_credit, mle_teammate, auditor):
+    row.check(world, ds_owner=ds_owner, outsider=outsider, admin_user=admin_user, team_credit=team_credit,
+              mle_teammate=mle_teammate, auditor=auditor)
+
+
+# --- every route that writes has a row ----------------------------------------------------------
+
+T, A, SOD = "team_visibility", "auditor_read_only", "separation_of_duties"
+VI = "validator_independence"
+ALIAS, SOURCE, MISSING = "reserved_alias", "source_uri", "invisible_is_missing"
+
+# Route (namespaced URL name, or "admin:<app>.<model>" for an admin change view) → the invariants that bind it.
+ROUTE_INVARIANTS: dict[str, tuple[str, ...]] = {
+    # REST: the registry
+    "v1:registeredmodel-list": (A,),
+    "v1:registeredmodel-detail": (T, A),
+    "v1:registeredmodel-rename": (T, A),
+    "v1:registeredmodel-share": (T, A),
+    "v1:registeredmodel-unshare": (T, A),
+    "v1:modelalias-detail": (ALIAS, T, A),
+    "v1:modelversion-list": (SOURCE, MISSING, T, A),
+    "v1:modelversion-detail": (T, A),
+    "v1:modelversion-finalize": (T, A),
+    "v1:modelversion-validate-row": (T,),
+    "v1:artifact-detail": (T, A),
+    "v1:dataset-list": (A,),
+    "v1:datasetversion-list": (MISSING, A),
+    "v1:trainingrun-list": (A,),
+    # REST: governance
+    "v1:environment-detail": (A,),
+    "v1:promotionrequest-list": (T, A),
+    "v1:promotionrequest-detail": (T, A),
+    "v1:promotionrequest-submit": (T, A),
+    "v1:promotionrequest-cancel": (T, A),
+    "v1:promotionrequest-deploy": (T, A),
+    "v1:promotionrequest-approve": (SOD, T, A),
+    "v1:promotionrequest-reject": (SOD, T, A),
+    "v1:promotionrequest-decide-override": (SOD, T, A),
+    "v1:deployment-list": (T, A),
+    "v1:deployment-retire": (T, A),
+    "v1:deployment-review": (T, A),
+    "v1:deployment-rollback": (T, A),
+    "v1:versionlifecycle-list": (T, A),
+    "v1:citestresult-list": (T, A),
+    "v1:webhook-list": (A,),
+    "v1:webhook-detail": (A,),
+    "v1:webhookdelivery-redeliver": (A,),
+    "v1:webhookallowedaddress-list": (A,),
+    "v1:webhookallowedaddress-detail": (A,),
+    # REST: model risk (governance.modelrisk)
+    "v1:inventoryrecord-detail": (T, A),
+    "v1:inventoryrecord-assess": (T, A),
+    "v1:inventoryrecord-override-tier": (T, A),
+    "v1:validation-list": (VI, T, A),
+    "v1:validation-detail": (VI, T, A),
+    "v1:validation-sign": (VI, T, A),
+    "v1:finding-list": (VI, T, A),
+    "v1:finding-remediate": (T, A),
+    "v1:finding-accept-risk": (T, A),
+    "v1:finding-close": (VI, T, A),
+    "v1:finding-reopen": (VI, T, A),
+    "v1:modeldocument-list": (T, A),
+    "v1:modeldocument-detail": (T, A),
+    # REST: monitoring
+    "v1:evaluationdataset-list": (T, A),
+    "v1:evaluationdataset-what-if": (T, A),
+    "v1:report-list": (MISSING, T, A),
+    "v1:modelcard-detail": (T, A),
+    "v1:modelcard-generate": (T, A),
+    "v1:telemetry-events": (T, A),
+    "v1:telemetry-ground-truth": (T, A),
+    "v1:slarule-list": (T, A),
+    "v1:slarule-detail": (T, A),
+    "v1:telemetry-alert-acknowledge": (T, A),
+    "v1:telemetry-alert-resolve": (T, A),
+    "v1:datatest-list": (T, A),
+    "v1:datatest-detail": (T, A),
+    # REST: the user's own API tokens (no team: the owner's own rows)
+    "v1:token-list": (A,),
+    "v1:token-revoke": (A,),
+    # MLflow
+    "mlflow:registered-model-create": (A,),
+    "mlflow:registered-model-rename": (T, A),
+    "mlflow:registered-model-update": (T, A),
+    "mlflow:registered-model-delete": (T, A),
+    "mlflow:registered-model-latest-versions": (T,),
+    "mlflow:registered-model-set-tag": (T, A),
+    "mlflow:registered-model-delete-tag": (T, A),
+    "mlflow:registered-model-alias": (ALIAS, T, A),
+    "mlflow:model-version-create": (SOURCE, MISSING, T, A),
+    "mlflow:model-version-update": (T, A),
+    "mlflow:model-version-delete": (T, A),
+    "mlflow:model-version-set-tag": (T, A),
+    "mlflow:model-version-delete-tag": (T, A),
+    "mlflow:model-version-transition-stage": (T, A),
+    # Portal forms
+    "registry:report-request": (MISSING, T, A),
+    "registry:whatif-request": (T, A),
+    "registry:training-run-resolve": (T, A),
+    "governance:request-decide": (SOD, T, A),
+    "governance:model-risk-action": (VI, T, A),
+    "governance:validation-action": (VI, T, A),
+    "governance:finding-action": (VI, T, A),
+    "governance:document-save": (T, A),
+    "governance:request-override": (SOD, T, A),
+    "governance:request-action": (T, A),
+    "governance:version-promote": (T, A),
+    "governance:version-deploy": (T, A),
+    "governance:deployment-rollback": (T, A),
+    "telemetry:alert-acknowledge": (T, A),
+    "telemetry:alert-resolve": (T, A),
+}
+# Admin change views: every registered model's rows are restricted and read-only for auditors.
+ADMIN_TEAM_ROWS = {
+    "registry.registeredmodel", "registry.modelversion", "registry.modelalias", "registry.artifact", "registry.artifactblob",
+    "registry.dataset", "registry.datasetversion", "registry.trainingrun", "registry.versionparent",
+    "governance.promotionrequest", "governance.approval", "governance.deployment", "governance.deploymentsplit",
+    "governance.versionlifecycle", "governance.citestresult",
+    "monitoring.evaluationdataset", "monitoring.modelcard", "monitoring.report",
+    "telemetry.alert", "telemetry.datatest", "telemetry.datatestresult", "telemetry.hourbucket", "telemetry.slarule",
+}
+ADMIN_ONLY = {
+    "auth.group", "auth.user", "axes.accessattempt", "axes.accessfailurelog", "axes.accesslog", "core.apitoken",
+    "core.auditevent", "core.job", "core.team", "governance.environment", "governance.webhook",
+    "governance.webhookallowedaddress", "governance.webhookdelivery",
+}
+ROUTE_INVARIANTS.update({f"admin:{label}": (T, A) for label in ADMIN_TEAM_ROWS})
+ROUTE_INVARIANTS.update({f"admin:{label}": (A,) for label in ADMIN_ONLY})
+ROUTE_INVARIANTS["admin:governance.approval"] = (SOD, T, A)
+ROUTE_INVARIANTS["admin:governance.promotionrequest"] = (SOD, T, A)
+# Model risk: view-only in the admin for everyone (independence is checked in the services).
+ROUTE_INVARIANTS.update({f"admin:governance.{name}": (VI, A) for name in ("validation", "finding")})
+ROUTE_INVARIANTS.update({f"admin:governance.{name}": (A,) for name in
+                         ("inventoryrecord", "modeldocument", "tierpolicy", "tierrequirement")})
+# Writing routes no business rule binds, with the reason.
+NO_INVARIANT = {
+    "login": "signs a person in (throttled by django-axes, tests/core/test_login_security.py)",
+    "logout": "ends the caller's own session",
+}
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def writing_routes() -> dict[str, str]:
+    """Every route that writes, by name, with its surface: URL routes accepting a writing
+    method (function views: the methods the authorization matrix's policy names) and the
+    Django admin's change view of every registered model."""
+    from django.contrib import admin
+
+    out = {}
+    for route in routes():
+        if route.kind == "admin":
+            continue
+        methods = set(route.methods or POLICY.get(route.name, {}))
+        if methods & WRITES:
+            out[route.name] = {"api": "rest", "public": "public"}.get(route.kind, route.kind)
+    for model in admin.site._registry:
+        out[f"admin:{model._meta.label_lower}"] = "admin"
+    return out
+
+
+def test_it_has_a_row_for_every_route_that_writes():
+    table = {(row.invariant, row.surface) for row in TABLE}
+    found = writing_routes()
+    problems = [f"{name}: a route that writes, with no entry in ROUTE_INVARIANTS (or NO_INVARIANT)"
+                for name in sorted(found) if name not in ROUTE_INVARIANTS and name not in NO_INVARIANT]
+    problems += [f"{name}: entry for a route that does not write or does not exist"
+                 for name in sorted({*ROUTE_INVARIANTS, *NO_INVARIANT} - set(found))]
+    for name, invariants in sorted(ROUTE_INVARIANTS.items()):
+        surface = found.get(name)
+        problems += [f"{name}: {invariant} has no row on the {surface} surface" for invariant in invariants
+                     if surface and (invariant, surface) not in table]
+        if not invariants:
+            problems.append(f"{name}: names no invariant; say why in NO_INVARIANT")
+    assert not problems, "\n".join(problems)
+
+
+def test_it_notices_a_new_writing_route_without_a_row(monkeypatch):
+    from django.urls import clear_url_caches, get_resolver, path
+
+    def new_view(request):  # pragma: no cover - never called
+        raise AssertionError
+
+    resolver = get_resolver()
+    monkeypatch.setattr(resolver, "url_patterns", [*resolver.url_patterns, path("brand-new/", new_view, name="brand-new")])
+    monkeypatch.setitem(POLICY, "brand-new", {"POST": frozenset()})
+    try:
+        assert "brand-new" in writing_routes()
+        with pytest.raises(AssertionError, match="brand-new: a route that writes"):
+            test_it_has_a_row_for_every_route_that_writes()
+    finally:
+        clear_url_caches()

@@ -23,15 +23,16 @@ class Route:
     kind: str  # api / mlflow / portal / admin / public
 
 
-def _walk(patterns, prefix="", namespace=""):
+def _walk(patterns, prefix="", namespace="", kwargs=()):
     for p in patterns:
         if isinstance(p, URLResolver):
             ns = namespace
             if p.namespace:
                 ns = f"{namespace}{p.namespace}:"
-            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+            # An included list (e.g. routes other apps add under a version) carries the prefix's kwargs.
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns, kwargs + tuple(p.pattern.regex.groupindex))
         elif isinstance(p, URLPattern):
-            yield prefix + str(p.pattern), namespace, p
+            yield prefix + str(p.pattern), namespace, p, kwargs + tuple(p.pattern.regex.groupindex)
 
 
 def _methods(callback) -> tuple[str, ...] | None:
@@ -65,7 +66,7 @@ def _kind(path: str, namespace: str) -> str:
 
 def routes() -> list[Route]:
     out = []
-    for path, namespace, pattern in _walk(get_resolver().url_patterns):
+    for path, namespace, pattern, kwargs in _walk(get_resolver().url_patterns):
         if not pattern.name:
             continue
         # DRF format-suffix duplicates (``.json``) share their route's view and policy.
@@ -75,7 +76,6 @@ def routes() -> list[Route]:
         # sits behind the same admin_view wrapper, tested through the index).
         if namespace.startswith("admin") and pattern.name != "index":
             continue
-        kwargs = tuple(pattern.pattern.regex.groupindex)
         out.append(Route(f"{namespace}{pattern.name}", path, kwargs, _methods(pattern.callback), _kind(path, namespace)))
     return out
 

@@ -76,12 +76,12 @@ def build_world(*, ds_owner, mle_teammate, admin_user, team_credit) -> World:
                                  opened_at=timezone.now())
     # Model risk (issue 25): the model assessed, validated by an independent validator, a finding, a document.
     from governance.modelrisk import services as modelrisk
-    from modelgate.core import roles
+    from governance.roles import MODEL_VALIDATOR
     from tests.factories import UserFactory
     from tests.governance.fixtures import assess
 
     assess(user=ds_owner, model=model)
-    validator = UserFactory(username="matrix-validator", roles=[roles.MODEL_VALIDATOR])
+    validator = UserFactory(username="matrix-validator", roles=[MODEL_VALIDATOR])
     validation = modelrisk.validation_start(user=validator, version=version, scope="Matrix validation")
     finding = modelrisk.finding_create(user=validator, validation=validation, title="t", severity="low", description="d",
                                        owner=ds_owner, due_date=timezone.localdate() + datetime.timedelta(days=30))

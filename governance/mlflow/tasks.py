@@ -1,7 +1,7 @@
-"""Job handlers of the MLflow adapter (found by the job runner as ``registry.mlflow.tasks``)."""
+"""Job handlers of the MLflow adapter (found by the job runner as ``governance.mlflow.tasks``)."""
 
+from governance.mlflow import services
 from modelgate.core.jobs import job_handler
-from registry.mlflow import services
 
 
 @job_handler(services.VERIFY_JOB)

@@ -1,19 +1,22 @@
-"""The one place the MLflow adapter talks to governance.
+"""The one place the MLflow adapter talks to governance: MLflow stages read from
+deployments, ``transition-stage`` opening promotion requests.
 
-The registry knows nothing of governance (dependencies point registry ←
-governance); this adapter sits on top of both, so it imports governance lazily
-and only when the app is installed. Without governance, stages read "None" and
-``transition-stage`` is refused. Reserved aliases (champion, prod…) are not checked
-here: the registry's alias service applies governance's rule (``registry.aliases``).
+The adapter sits on top of the registry and governance, so it lives under
+``governance/`` and imports both. Reserved aliases (champion, prod…) are not
+checked here: the registry's alias service applies governance's rule
+(``registry.aliases``).
 """
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
+from governance import services as governance_services
+from governance.choices import DeploymentStatus
+from governance.mlflow.wire import STAGE_NONE, invalid
+from governance.models import DeploymentSplit, Environment
 from modelgate.core.errors import ApplicationError, ConflictError
-from registry.mlflow.wire import FEATURE_DISABLED, STAGE_NONE, MlflowError, invalid
 
 # MLflow stage → governance environment slug.
 STAGE_ENVIRONMENTS = {"staging": "uat", "production": "prod"}
@@ -21,20 +24,9 @@ ENVIRONMENT_STAGES = {"uat": "Staging", "prod": "Production"}
 STAGES = ("None", "Staging", "Production", "Archived")
 
 
-def enabled() -> bool:
-    return apps.is_installed("governance")
-
-
 def stage_annotations(version_ref: str = "pk") -> dict:
     """``Exists`` annotations (in Prod / in UAT) to read stages inside the main query,
     saving a round trip per read; ``stage_of`` turns them into MLflow's stage name."""
-    if not enabled():
-        return {}
-    from django.db.models import Exists, OuterRef
-
-    from governance.choices import DeploymentStatus
-    from governance.models import DeploymentSplit
-
     def deployed_in(slug):
         return Exists(DeploymentSplit.objects.filter(
             version_id=OuterRef(version_ref), deployment__status=DeploymentStatus.ACTIVE, deployment__environment__slug=slug,
@@ -53,11 +45,6 @@ def stage_of(version) -> str:
 
 def deployed_versions(model_id: int) -> dict[int, str]:
     """version id → stage for the versions of one model in an active UAT/Prod deployment."""
-    if not enabled():
-        return {}
-    from governance.choices import DeploymentStatus
-    from governance.models import DeploymentSplit
-
     rows = DeploymentSplit.objects.filter(
         deployment__registered_model_id=model_id, deployment__status=DeploymentStatus.ACTIVE,
         deployment__environment__slug__in=list(ENVIRONMENT_STAGES),
@@ -83,17 +70,12 @@ def request_promotion(*, user, version, stage: str) -> None:
     environment's gates block at submission stays open as a draft, so the team
     can see in the portal why and act; an already open request is left as is.
     """
-    if not enabled():
-        raise MlflowError(FEATURE_DISABLED, "Stage transitions need the governance app, which is not installed.")
     slug = STAGE_ENVIRONMENTS.get(stage.lower())
     if slug is None:
         raise invalid(
             f"Stage {stage!r} cannot be set through MLflow: Modelgate governs Staging and Production through promotion "
             "requests; archive or retire versions in the portal."
         )
-    from governance import services as governance_services
-    from governance.models import Environment
-
     environment = Environment.objects.filter(slug=slug).first()
     if environment is None:
         raise invalid(f"No {slug.upper()} environment is configured.")

@@ -24,7 +24,7 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from registry.mlflow.wire import invalid
+from governance.mlflow.wire import invalid
 
 MAX_RESULTS_CAP = 1000  # no 200,000-row pages: larger requests are clamped and paged
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from registry.mlflow import views
+from governance.mlflow import views
 
 app_name = "mlflow"
 

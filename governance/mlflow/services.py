@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from governance.mlflow.selectors import model_not_found
+from governance.mlflow.wire import MlflowError, invalid
 from modelgate.core import audit, jobs
 from modelgate.core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from modelgate.core.models import Team
@@ -18,13 +20,12 @@ from modelgate.core.permissions import has_action_perm, restrict
 from registry import services as registry_services
 from registry import sources, storage
 from registry.choices import VersionStatus
-from registry.mlflow.selectors import model_not_found
-from registry.mlflow.wire import MlflowError, invalid
-from registry.models import ArtifactBlob, ModelVersion, RegisteredModel
+from registry.models import LOGGED_MODEL_ID_VALIDATOR, ArtifactBlob, ModelVersion, RegisteredModel
 
 # MLflow's create has no team: a user in one team creates for it; a user in several
 # names it with this tag (it is a directive, not stored as a tag).
 TEAM_TAG = "modelgate.team"
+# The kind as stored in job rows since the API lived under registry/ (kept so queued jobs still run).
 VERIFY_JOB = "registry_mlflow.verify_source"
 
 
@@ -65,7 +66,8 @@ def registered_model_create(*, user, name: str, tags: dict, description: str = "
 
 
 def model_version_create(
-    *, user, model_name: str, source: str, run_id: str = "", tags: dict | None = None, description: str = "",
+    *, user, model_name: str, source: str, run_id: str = "", model_id: str = "", tags: dict | None = None,
+    description: str = "",
 ) -> ModelVersion:
     """Register a version from an MLflow ``source``.
 
@@ -80,7 +82,11 @@ def model_version_create(
     """
     if len(run_id) > 100:
         raise invalid("Parameter 'run_id' is longer than 100 characters.")
-    fields = {"source_uri": source, "run_id": run_id, "tags": tags or {}, "description": description}
+    if model_id and not LOGGED_MODEL_ID_VALIDATOR.regex.match(model_id):
+        raise invalid("Parameter 'model_id' must be 1–100 letters, digits, '-', '_' or '.' (an MLflow logged-model id).")
+    # MLflow 3 sends the logged model's id (source models:/m-…) and no run id: the registry
+    # asks the tracking server for the run (registry.services.training_run_resolve_later).
+    fields = {"source_uri": source, "run_id": run_id, "logged_model_id": model_id, "tags": tags or {}, "description": description}
     try:
         if not needs_verification(source):
             return registry_services.modelversion_register(user=user, model_name=model_name, ready=True, **fields)[0]

@@ -16,11 +16,11 @@ from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
+from governance.mlflow import filters, governance, selectors, services, wire
+from governance.mlflow.wire import ENDPOINT_NOT_FOUND, REQUEST_LIMIT_EXCEEDED, UNAUTHENTICATED, MlflowError, invalid
 from modelgate.api.authentication import BasicPasswordAuthentication, BearerTokenAuthentication
 from modelgate.core.errors import ApplicationError
 from registry import services as registry_services
-from registry.mlflow import filters, governance, selectors, services, wire
-from registry.mlflow.wire import ENDPOINT_NOT_FOUND, REQUEST_LIMIT_EXCEEDED, UNAUTHENTICATED, MlflowError, invalid
 
 _AUTHENTICATORS = {b"bearer": BearerTokenAuthentication(), b"basic": BasicPasswordAuthentication()}
 # Repeated query parameters MLflow sends as lists on GET.
@@ -215,7 +215,7 @@ def _create_version(user, params):
     name = _required(params, "name")
     version = services.model_version_create(
         user=user, model_name=name, source=_required(params, "source"), run_id=_optional(params, "run_id") or "",
-        tags=services.tags_from_wire(params.get("tags")), description=_optional(params, "description") or "",
+        model_id=_optional(params, "model_id") or "", tags=services.tags_from_wire(params.get("tags")), description=_optional(params, "description") or "",
     )
     # A new version has no aliases and no deployment: answer from the object, no re-read.
     version.creator_username = user.get_username()

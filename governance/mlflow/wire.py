@@ -111,6 +111,8 @@ def model_version(version, *, model_name: str, aliases: list[str] = (), stage: s
         out["source"] = version.source_uri
     if version.run_id:
         out["run_id"] = version.run_id
+    if version.logged_model_id:
+        out["model_id"] = version.logged_model_id
     if version.status_message:
         out["status_message"] = version.status_message
     if version.tags:

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 from django.db.models import F, Func, OuterRef, QuerySet, Subquery, TextField
 
+from governance.mlflow import filters, governance, wire
+from governance.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from modelgate.core.permissions import restrict
 from registry import aliases
-from registry.mlflow import filters, governance, wire
-from registry.mlflow.wire import RESOURCE_DOES_NOT_EXIST, MlflowError, invalid
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
 MAX_INT = 2**31 - 1  # version numbers are 32-bit integer columns
@@ -76,7 +76,7 @@ _VERSION_ANNOTATIONS = ("creator_username", "mlflow_aliases", *governance.stage_
 # in MLflow's format select these in ``values()``: the schema, signature-sample,
 # environment, metrics and params JSON no answer shows are not read nor decoded.
 _WIRE_VERSION_FIELDS = (
-    "id", "registered_model_id", "version", "status", "status_message", "description", "source_uri", "run_id", "tags",
+    "id", "registered_model_id", "version", "status", "status_message", "description", "source_uri", "run_id", "logged_model_id", "tags",
     "created_at", "updated_at",
 )
 

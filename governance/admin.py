@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from governance import services
+from governance.modelrisk import admin as modelrisk_admin
 from governance.models import (
     Approval,
     CITestResult,
@@ -232,3 +233,6 @@ def _register_registry_models():
 
 
 _register_registry_models()
+
+# Model risk management (a governance submodule) registers its models with the same base.
+modelrisk_admin.register(RestrictedAdmin)

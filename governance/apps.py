@@ -8,8 +8,17 @@ class GovernanceConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        # Imported for their registrations: built-in gate kinds, role grants, job handlers and Celery tasks.
-        from governance import audit_words, contributions, gates, roles, tasks  # noqa: F401
+        # Role definitions and grants first: serializers and forms list the roles when imported.
+        # Imported for their registrations: built-in gate kinds (model risk's too), audit sentences,
+        # job handlers and Celery tasks.
+        from governance import (  # noqa: F401
+            audit_words,
+            contributions,
+            gates,
+            roles,  # noqa: F401, I001
+            tasks,
+        )
+        from governance.modelrisk import gates as modelrisk_gates  # noqa: F401
 
         # What governance shows and checks in the registry and the portal (extension points).
         contributions.register()
@@ -24,6 +33,7 @@ def _ensure_default_environments(sender, using="default", apps=None, **kwargs):
     from django.apps import apps as installed_apps
 
     from governance.defaults import seed_environments
+    from governance.modelrisk import defaults as modelrisk_defaults
     from governance.models import Environment
 
     try:
@@ -33,3 +43,4 @@ def _ensure_default_environments(sender, using="default", apps=None, **kwargs):
         return
     if not Environment.objects.using(using).exists():
         seed_environments(installed_apps, None)
+        modelrisk_defaults.seed(installed_apps)

@@ -67,6 +67,11 @@ class WebhookEvent(models.TextChoices):
     ALERT_OPENED = "alert.opened", "SLA alert opened"
     ALERT_ACKNOWLEDGED = "alert.acknowledged", "SLA alert acknowledged"
     ALERT_RESOLVED = "alert.resolved", "SLA alert resolved"
+    # Model risk management (governance.modelrisk).
+    VALIDATION_SIGNED = "validation.signed", "Validation signed"
+    VALIDATION_OVERDUE = "validation.overdue", "Revalidation overdue"
+    FINDING_OPENED = "finding.opened", "Validation finding opened"
+    FINDING_OVERDUE = "finding.overdue", "Validation finding overdue"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -12,6 +12,8 @@ from django.db.models import Q
 from governance import aliases, selectors, views
 from governance import demo as governance_demo
 from governance.choices import WebhookEvent
+from governance.modelrisk import demo as modelrisk_demo
+from governance.roles import MODEL_VALIDATOR
 from governance.services import webhook_emit
 from modelgate.core import demo, portal, roles
 from registry import extensions as registry
@@ -44,6 +46,9 @@ def register() -> None:
     portal.register_home_widget("governance.inbox", portal.HomeWidget(
         template="governance/partials/home_inbox.html", context=home_inbox,
     ), order=10)
+    demo.register_demo_user("vera", MODEL_VALIDATOR, [], "Vera Validator")
+    # Model risk assesses the models and validates credit-scorer v2 before it is promoted to Prod.
+    demo.register_demo_step("modelrisk", modelrisk_demo.seed, order=25)
     demo.register_demo_step("promotions", governance_demo.seed, order=30)
 
 

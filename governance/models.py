@@ -54,6 +54,9 @@ class Environment(models.Model):
     protected_attributes = models.JSONField(
         default=list, blank=True, help_text="Input names that must not be model inputs (e.g. gender, ethnicity)."
     )
+    requires_risk_assessment = models.BooleanField(
+        default=False, help_text="Only models with a risk tier (model-risk inventory) may be promoted here."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -314,3 +317,14 @@ class WebhookAllowedAddress(models.Model):
             ipaddress.ip_network(self.network, strict=False)
         except ValueError as exc:
             raise ValidationError({"network": "An IP address or CIDR network."}) from exc
+
+
+# Model risk management lives in a submodule of governance; its models belong to this app.
+from governance.modelrisk.models import (  # noqa: E402, F401
+    Finding,
+    InventoryRecord,
+    ModelDocument,
+    TierPolicy,
+    TierRequirement,
+    Validation,
+)

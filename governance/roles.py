@@ -5,6 +5,11 @@ registered model) decide which objects — see ``modelgate.core.permissions``.
 """
 
 from modelgate.core import roles
+from registry import roles as registry_roles
+
+# Second line of defence (SR 11-7 "effective challenge"): validates models of teams they are
+# not in (governance.modelrisk checks independence); reads every team's models like a risk officer.
+MODEL_VALIDATOR = roles.define_role("model_validator", "Model validator", sees_all_teams=True)
 
 _READ = [
     "governance.view_environment",
@@ -14,6 +19,13 @@ _READ = [
     "governance.view_deploymentsplit",
     "governance.view_versionlifecycle",
     "governance.view_citestresult",
+    # Model risk: the inventory, tier policies, validations, findings and documentation are read by every role.
+    "governance.view_inventoryrecord",
+    "governance.view_tierpolicy",
+    "governance.view_tierrequirement",
+    "governance.view_validation",
+    "governance.view_finding",
+    "governance.view_modeldocument",
 ]
 # Owning-team practitioners open and move requests, deploy, post CI results.
 _PRACTITIONER = [
@@ -23,6 +35,11 @@ _PRACTITIONER = [
     "governance.add_deployment",
     "governance.add_citestresult",
     "governance.change_versionlifecycle",
+    # Describe and assess their models, remediate findings, write documentation.
+    "governance.change_inventoryrecord",
+    "governance.change_finding",
+    "governance.add_modeldocument",
+    "governance.change_modeldocument",
 ]
 
 roles.grant(roles.DATA_SCIENTIST, *_PRACTITIONER)
@@ -36,6 +53,21 @@ roles.grant(
     "governance.approve_promotionrequest",
     "governance.approve_override",
     "governance.review_deployment",
+    "governance.change_inventoryrecord",
+    "governance.override_tier",
+    "governance.accept_risk_finding",
+    "governance.add_modeldocument",
+    "governance.change_modeldocument",
+)
+roles.grant(
+    MODEL_VALIDATOR,
+    *registry_roles.VIEW,
+    *_READ,
+    "governance.add_validation",
+    "governance.change_validation",
+    "governance.sign_validation",
+    "governance.add_finding",
+    "governance.change_finding",
 )
 roles.grant(
     roles.AUDITOR,

@@ -68,22 +68,37 @@ def audit_event_list(user) -> QuerySet[AuditEvent]:
 def inbox_for_user(user) -> list[PromotionRequest]:
     """Pending requests waiting for a decision in a role this user holds and may
     fill (not their own, not already decided by them, role not yet filled), plus
-    justifications awaiting a risk officer. Three queries."""
+    justifications awaiting a risk officer. The roles are the effective policy's
+    (environment plus risk tier). Six queries: tier requirements, environments, requests
+    with their joins, approvals, the models' inventory records, and the user's roles."""
+    from governance.modelrisk.models import TierRequirement
+    from governance.modelrisk.policy import PolicyBook
+
     user_roles = roles.user_roles(user)
     is_risk = roles.RISK_OFFICER in user_roles
+    requirements = list(TierRequirement.objects.select_related("policy"))
+    tier_roles: dict[int, set] = {}
+    for requirement in requirements:
+        tier_roles.setdefault(requirement.environment_id, set()).update(requirement.extra_approver_roles)
+    environments = list(Environment.objects.all())
     env_ids = [
-        env.pk for env in Environment.objects.all() if set(env.required_approver_roles) & user_roles
+        env.pk for env in environments
+        if (set(env.required_approver_roles) | tier_roles.get(env.pk, set())) & user_roles
     ]
     if not env_ids and not is_risk:
         return []
     queryset = promotion_request_list(user).filter(state=RequestState.PENDING).exclude(requested_by=user)
+    pending = list(queryset.order_by("submitted_at", "id"))
+    book = PolicyBook([req.version.registered_model_id for req in pending], requirements=requirements,
+                      environments=environments)
     out = []
-    for req in queryset.order_by("submitted_at", "id"):
+    for req in pending:
         approvals = list(req.approvals.all())
         if any(a.user_id == user.pk for a in approvals):
             continue
         filled = {a.role for a in approvals}
-        open_mine = (set(req.environment.required_approver_roles) - filled) & user_roles
+        required = book.policy(req.environment, req.version.registered_model_id).required_approver_roles
+        open_mine = (set(required) - filled) & user_roles
         if open_mine or (is_risk and req.override_state == "pending"):
             req.inbox_roles = sorted(open_mine)
             out.append(req)

@@ -35,6 +35,7 @@ from governance.choices import (
     WebhookEvent,
 )
 from governance.gates import GATE_KINDS, evaluate_gate
+from governance.modelrisk.policy import effective_policy
 from governance.models import (
     Approval,
     CITestResult,
@@ -201,7 +202,9 @@ def gates_evaluate(*, version: ModelVersion, environment: Environment, request: 
     results = []
     blocking = []
     override_needed = False
-    for index, gate in enumerate(environment.gates):
+    # The environment's gates plus what the model's risk tier adds there (governance.modelrisk).
+    policy = effective_policy(environment, version.registered_model)
+    for index, gate in enumerate(policy.gates):
         kind, params = gate.get("kind"), dict(gate.get("params") or {})
         params["_context"] = {"environment": environment.slug, "protected_attributes": environment.protected_attributes}
         result = evaluate_gate(kind, version, params).as_dict()
@@ -209,6 +212,7 @@ def gates_evaluate(*, version: ModelVersion, environment: Environment, request: 
         entry = {
             "index": index, "kind": kind, "label": gate_kind.label if gate_kind else kind,
             "params": gate.get("params") or {}, **result, "overridden": False, "override_pending": False,
+            "source": gate.get("source", "environment"),
         }
         if not result["passed"] and gate_kind is not None and gate_kind.overridable and request is not None and request.justification:
             if request.override_state == OverrideState.APPROVED:
@@ -225,6 +229,8 @@ def gates_evaluate(*, version: ModelVersion, environment: Environment, request: 
         "environment": environment.slug,
         "passed": not blocking,
         "override_needed": override_needed,
+        "tier": policy.tier,
+        "required_approver_roles": policy.required_approver_roles,
         "gates": results,
     }
 
@@ -246,6 +252,7 @@ def _raise_if_blocked(evaluation: dict, when: str) -> None:
 POLICY_FIELDS = (
     "name", "description", "direct_deploy_roles", "required_approver_roles", "gates", "read_only",
     "requires_previous_environment", "review_interval_days", "approval_max_age_days", "protected_attributes",
+    "requires_risk_assessment",
 )
 
 
@@ -321,9 +328,14 @@ def promotion_request_update(*, user, request: PromotionRequest, reason=None, ju
     return req
 
 
+def required_approver_roles(req: PromotionRequest) -> list[str]:
+    """The environment's approver roles plus the ones the model's risk tier adds there."""
+    return effective_policy(req.environment, req.version.registered_model).required_approver_roles
+
+
 def _required_roles_filled(req: PromotionRequest) -> bool:
     approved = set(req.approvals.filter(decision=Decision.APPROVED).values_list("role", flat=True))
-    return set(req.environment.required_approver_roles) <= approved
+    return set(required_approver_roles(req)) <= approved
 
 
 def _maybe_approved(req: PromotionRequest, user) -> bool:
@@ -370,7 +382,7 @@ def promotion_request_submit(*, user, request: PromotionRequest) -> PromotionReq
     _emit(WebhookEvent.REQUEST_OPENED, req.version.registered_model, _request_payload(req))
     # With no approver roles (e.g. Dev) the policy approves at once.
     if not _maybe_approved(req, user):
-        to_notify = _users_with_roles(req.environment.required_approver_roles, req.version.registered_model).exclude(pk=user.pk)
+        to_notify = _users_with_roles(required_approver_roles(req), req.version.registered_model).exclude(pk=user.pk)
         if req.override_state == OverrideState.PENDING:
             to_notify = to_notify | _users_with_roles([roles.RISK_OFFICER])
         _mail_on_commit(
@@ -395,7 +407,7 @@ def promotion_decision_check(*, user, request: PromotionRequest, role: str | Non
             f"This request is {request.get_state_display().lower()}; only a pending request can be approved or rejected.",
             code="illegal_transition",
         )
-    required = list(request.environment.required_approver_roles)
+    required = required_approver_roles(request)
     approvals = list(request.approvals.all())
     filled = {a.role for a in approvals}
     if request.requested_by_id == user.pk:
@@ -643,7 +655,9 @@ def _deploy(*, user, environment, version, request=None, canary_weight=None, spl
         current.status = DeploymentStatus.SUPERSEDED
         current.ended_at = now
         current.save(update_fields=["status", "ended_at"])
-    review_by = (now + datetime.timedelta(days=environment.review_interval_days)).date() if environment.review_interval_days else None
+    # The shorter of the environment's and the model's risk tier's review intervals.
+    interval = effective_policy(environment, model).review_interval_days
+    review_by = (now + datetime.timedelta(days=interval)).date() if interval else None
     deployment = Deployment(
         environment=environment, registered_model=model, deployed_by=user, promotion_request=request,
         previous=current, note=note, created_at=now, review_by=review_by,
@@ -770,15 +784,41 @@ def deployment_mark_reviewed(*, user, deployment: Deployment, comment: str) -> D
     if current.status != DeploymentStatus.ACTIVE:
         raise ConflictError("Only an active deployment is reviewed.", code="not_active")
     before = {"review_by": current.review_by, "reviewed_at": current.reviewed_at}
+    policy = effective_policy(current.environment, current.registered_model)
+    model_risk = _model_risk_checks(current, policy)
+    failing = [c for c in model_risk if not c["passed"]]
+    if failing:
+        raise ConflictError(
+            "The review cannot be recorded while model-risk requirements fail: "
+            + "; ".join(f"v{c['version']} {c['label']}: {c['message']}" for c in failing),
+            code="model_risk_gates_failed", fields={"gates": [f"{c['kind']}: {c['message']}" for c in failing]},
+        )
     now = timezone.now()
     current.reviewed_at = now
-    if current.environment.review_interval_days:
-        current.review_by = (now + datetime.timedelta(days=current.environment.review_interval_days)).date()
+    if policy.review_interval_days:
+        current.review_by = (now + datetime.timedelta(days=policy.review_interval_days)).date()
     current.save(update_fields=["reviewed_at", "review_by"])
     _audit(user, action="deployment.review", obj=current, **_model_ctx(current.registered_model),
                  changes={**audit.diff(before, {"review_by": current.review_by, "reviewed_at": current.reviewed_at}),
-                          "comment": {"before": None, "after": comment}})
+                          "comment": {"before": None, "after": comment},
+                          "model_risk_gates": {"before": None, "after": model_risk}})
     return current
+
+
+def _model_risk_checks(deployment: Deployment, policy) -> list[dict]:
+    """The periodic review reads the model-risk gates (tier policy: current approved validation,
+    no open findings; risk assessment) for every version serving in the deployment."""
+    checks = []
+    gates = [g for g in policy.gates if g.get("source", "environment") != "environment"]
+    for split in deployment.splits.select_related("version"):
+        for gate in gates:
+            params = {**(gate.get("params") or {}), "_context": {"environment": deployment.environment.slug}}
+            result = evaluate_gate(gate["kind"], split.version, params)
+            gate_kind = GATE_KINDS.get(gate["kind"])
+            checks.append({"version": split.version.version, "kind": gate["kind"],
+                           "label": gate_kind.label if gate_kind else gate["kind"],
+                           "passed": result.passed, "message": result.message})
+    return checks
 
 
 # --- version lifecycle ----------------------------------------------------------------

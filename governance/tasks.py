@@ -38,4 +38,8 @@ def periodic_review():
         # Alert first, so the owners hear about a stale approval in the run that expires it.
         alerted = services.send_governance_alerts()
         expired = services.expire_stale_approvals()
-    return {"expired": expired, "alerts_sent": alerted}
+        # Model risk: overdue findings and revalidations, expired risk acceptances.
+        from governance.modelrisk.services import modelrisk_send_overdue_notices
+
+        modelrisk_notices = modelrisk_send_overdue_notices()
+    return {"expired": expired, "alerts_sent": alerted, "modelrisk_notices": modelrisk_notices}

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from governance import views
+from governance.modelrisk import views as modelrisk_views
 
 app_name = "governance"
 urlpatterns = [
@@ -27,4 +28,17 @@ urlpatterns += [
 ]
 urlpatterns += [
     path("deployments/<id:pk>/rollback/", views.deployment_rollback, name="deployment-rollback"),
+]
+
+# Model risk management (governance.modelrisk).
+urlpatterns += [
+    path("model-risk/", modelrisk_views.dashboard, name="model-risk-dashboard"),
+    path("model-risk/models/<str:name>/", modelrisk_views.model_risk, name="model-risk"),
+    path("model-risk/models/<str:name>/<str:action>/", modelrisk_views.model_risk_action, name="model-risk-action"),
+    path("model-risk/validations/<id:pk>/", modelrisk_views.validation_detail, name="validation-detail"),
+    path("model-risk/validations/<id:pk>/<str:action>/", modelrisk_views.validation_action, name="validation-action"),
+    path("model-risk/findings/<id:pk>/<str:action>/", modelrisk_views.finding_action, name="finding-action"),
+    path("model-risk/documents/<id:pk>/", modelrisk_views.document_detail, name="document-detail"),
+    path("model-risk/documents/<id:pk>/save/", modelrisk_views.document_save, name="document-save"),
+    path("model-risk/documents/<id:pk>/export/", modelrisk_views.document_export, name="document-export"),
 ]

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from governance import decision as decision_model
 from governance import extensions, selectors
 from governance.choices import DeploymentStatus, RequestState
+from governance.modelrisk.policy import PolicyBook, effective_policy
 from governance.models import Approval, CITestResult, Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import audit, readable, roles, sentences
 from modelgate.core.errors import ApplicationError
@@ -109,8 +110,10 @@ def version_governance(mv, user) -> dict:
         context["request_envs"] = [
             e for e in envs if e not in context["direct_envs"] and e.pk not in open_envs and e.pk not in serving_envs
         ]
+        book = PolicyBook([mv.registered_model_id])
         for env in context["request_envs"]:
-            env.approver_labels = " + ".join(roles.ROLE_LABELS.get(r, r) for r in env.required_approver_roles) or "nobody"
+            required = book.policy(env, mv.registered_model_id).required_approver_roles
+            env.approver_labels = " + ".join(roles.ROLE_LABELS.get(r, r) for r in required) or "nobody"
     return context
 
 
@@ -170,8 +173,17 @@ def approval_slots(request_obj) -> list[dict]:
     decided = {a.role: a for a in request_obj.approvals.all()}
     return [
         {"role": role, "label": roles.ROLE_LABELS.get(role, role), "approval": decided.get(role)}
-        for role in request_obj.environment.required_approver_roles
+        for role in _required_roles(request_obj)
     ]
+
+
+def _required_roles(request_obj) -> list[str]:
+    """Approver roles of the effective policy (environment plus risk tier), computed once per request object."""
+    cached = getattr(request_obj, "_required_roles", None)
+    if cached is None:
+        cached = effective_policy(request_obj.environment, request_obj.version.registered_model).required_approver_roles
+        request_obj._required_roles = cached
+    return cached
 
 
 def decision_for(user, request_obj) -> dict:
@@ -261,11 +273,15 @@ def request_list(request):
         qs = qs.filter(environment__slug=request.GET["environment"])
     context = paginate(request, qs)
     rows = []
-    for req in context["page_obj"].object_list:
+    page = list(context["page_obj"].object_list)
+    all_environments = environments()
+    book = PolicyBook([req.version.registered_model_id for req in page], environments=all_environments)
+    for req in page:
         gates = gate_rows(req)
+        required = book.policy(req.environment, req.version.registered_model_id).required_approver_roles
         rows.append({"request": req, "gates_passed": sum(1 for g in gates if g["passed"]), "gates_total": len(gates),
-                     "approvals": len(req.approvals.all()), "required": len(req.environment.required_approver_roles)})
-    context.update({"rows": rows, "state": state, "states": RequestState.choices, "environments": environments(),
+                     "approvals": len(req.approvals.all()), "required": len(required)})
+    context.update({"rows": rows, "state": state, "states": RequestState.choices, "environments": all_environments,
                     "environment": request.GET.get("environment", ""), "waiting": waiting_for(request.user)})
     return render(request, "governance/request_list.html", context)
 

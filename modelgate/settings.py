@@ -406,6 +406,8 @@ SPECTACULAR_SETTINGS = {
         "DataTestKindEnum": "monitoring.telemetry.choices.DataTestKind",
         "AlertSeverityEnum": "monitoring.telemetry.choices.Severity",
         "DataTestSeverityEnum": "monitoring.telemetry.choices.TestSeverity",
+        "FindingSeverityEnum": "governance.modelrisk.choices.Severity",
+        "RiskTierEnum": "governance.modelrisk.choices.Tier",
     },
 }
 API_TOKEN_TOUCH_INTERVAL_SECONDS = 60

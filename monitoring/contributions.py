@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.urls import reverse
 
 from governance.extensions import Evidence, register_version_evidence
+from governance.modelrisk.extensions import register_evidence_source
 from modelgate.core.demo import register_demo_step
-from monitoring import demo, report_gates, version_page
+from monitoring import demo, modelrisk_facts, report_gates, version_page
 from monitoring.selectors import reports as report_selectors
 from registry import extensions as registry
 
@@ -22,6 +23,9 @@ def register() -> None:
     registry.register_version_routes("monitoring.reports", version_page.ROUTES)
     register_version_evidence("monitoring.reports", report_evidence)
     register_demo_step("reports", demo.seed, order=20)
+    # Model risk: validations freeze the reports they relied on; documentation cites them.
+    # The key names the facts in a validation's frozen evidence.
+    register_evidence_source("reports", modelrisk_facts.report_evidence)
 
 
 def report_evidence(user, version) -> list[Evidence]:

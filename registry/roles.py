@@ -10,7 +10,8 @@ _MODELS = (
     "registeredmodel", "modelversion", "modelalias", "artifact", "artifactblob",
     "versionparent", "dataset", "datasetversion", "trainingrun",
 )
-_VIEW = [f"registry.view_{name}" for name in _MODELS]
+# Public: a higher app's reading roles (e.g. governance's model validator) get the same.
+VIEW = [f"registry.view_{name}" for name in _MODELS]
 # Builders register and describe models of their own team; lineage records are
 # created with the versions that cite them.
 _BUILD = [
@@ -24,7 +25,7 @@ _BUILD = [
     "registry.add_trainingrun",
 ]
 
-roles.grant(roles.DATA_SCIENTIST, *_VIEW, *_BUILD)
-roles.grant(roles.ML_ENGINEER, *_VIEW, *_BUILD)
+roles.grant(roles.DATA_SCIENTIST, *VIEW, *_BUILD)
+roles.grant(roles.ML_ENGINEER, *VIEW, *_BUILD)
 for _role in (roles.BUSINESS_APPROVER, roles.RISK_OFFICER, roles.AUDITOR):
-    roles.grant(_role, *_VIEW)
+    roles.grant(_role, *VIEW)

@@ -29,7 +29,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         fields = (
             "id", "slug", "name", "order", "description", "direct_deploy_roles", "required_approver_roles", "gates",
             "read_only", "requires_previous_environment", "review_interval_days", "approval_max_age_days",
-            "protected_attributes", "updated_at",
+            "protected_attributes", "requires_risk_assessment", "updated_at",
         )
 
 
@@ -297,6 +297,7 @@ class EnvironmentPolicyInput(serializers.Serializer):
     review_interval_days = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     approval_max_age_days = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     protected_attributes = serializers.ListField(child=serializers.CharField(), required=False)
+    requires_risk_assessment = serializers.BooleanField(required=False)
 
 
 class WebhookInput(serializers.Serializer):

@@ -3,6 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from governance.api import views
+from governance.modelrisk import api as modelrisk_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,5 +17,6 @@ router.register("webhooks", views.WebhookViewSet, basename="webhook")
 router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhookdelivery")
 router.register("webhook-allowed-addresses", views.WebhookAllowedAddressViewSet, basename="webhookallowedaddress")
 router.register("audit", views.AuditEventViewSet, basename="auditevent")
+modelrisk_api.register(router)
 
 urlpatterns = [*router.urls]

@@ -42,6 +42,13 @@ USERS = [
 ]
 
 
+def register_demo_user(username: str, role: str, team_slugs: list[str], display: str) -> None:
+    """A demo user with a role a higher app defines (``roles.define_role``), created with the others."""
+    if all(row[0] != username for row in USERS):
+        USERS.insert(next((i for i, row in enumerate(USERS) if row[1] == roles.AUDITOR), len(USERS)),
+                     (username, role, team_slugs, display))
+
+
 def demo_password(username: str) -> str:
     # Demo only: predictable so the README can name them; printed at every seed.
     return f"{username}-demo-pass"

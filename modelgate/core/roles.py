@@ -15,9 +15,10 @@ BUSINESS_APPROVER = "business_approver"
 RISK_OFFICER = "risk_officer"
 AUDITOR = "auditor"
 ADMIN = "admin"
-
-ROLES = (DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, AUDITOR, ADMIN)
-ROLE_LABELS = {
+# The built-in roles. A higher app adds a role of its own with ``define_role()`` (its ``roles``
+# module, imported first by its ``AppConfig.ready()``); the lists below grow in place.
+ROLES: list[str] = [DATA_SCIENTIST, ML_ENGINEER, BUSINESS_APPROVER, RISK_OFFICER, AUDITOR, ADMIN]
+ROLE_LABELS: dict[str, str] = {
     DATA_SCIENTIST: "Data scientist",
     ML_ENGINEER: "ML engineer",
     BUSINESS_APPROVER: "Business approver",
@@ -26,7 +27,7 @@ ROLE_LABELS = {
     ADMIN: "Administrator",
 }
 # Roles whose members see every team's objects (read), by explicit decision.
-SEE_ALL_TEAMS_ROLES = (AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER)
+SEE_ALL_TEAMS_ROLES: list[str] = [AUDITOR, ADMIN, RISK_OFFICER, BUSINESS_APPROVER]
 
 # "app_label.codename" per role. Each app extends this table for its own models.
 _READ_CORE = ["core.view_team", "core.view_job"]
@@ -40,6 +41,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     AUDITOR: [*_READ_CORE, "core.view_auditevent", "core.view_apitoken", "axes.view_accessattempt"],
     ADMIN: ["*"],  # every permission
 }
+
+
+def define_role(role: str, label: str, *, sees_all_teams: bool = False, before: str = AUDITOR) -> str:
+    """Add a role (an auth group synced after migrate) owned by a higher app; called by that app's
+    ``roles`` module, which its ``AppConfig.ready()`` imports. Defining it again changes nothing."""
+    if role not in ROLES:
+        ROLES.insert(ROLES.index(before) if before in ROLES else len(ROLES), role)
+    ROLE_LABELS[role] = label
+    if sees_all_teams and role not in SEE_ALL_TEAMS_ROLES:
+        SEE_ALL_TEAMS_ROLES.append(role)
+    ROLE_PERMISSIONS.setdefault(role, [*_READ_CORE])
+    return role
 
 
 def grant(role: str, *perms: str) -> None:

@@ -52,6 +52,7 @@ def test_it_keeps_the_import_contracts():
 
 def test_the_higher_apps_fill_the_lower_layers_extension_points():
     from governance.extensions import VERSION_EVIDENCE
+    from governance.modelrisk.extensions import EVIDENCE_SOURCES, MONITORING_COVERAGE
     from modelgate.core.demo import DEMO_STEPS
     from modelgate.core.portal import HOME_WIDGETS
     from registry import extensions
@@ -66,7 +67,9 @@ def test_the_higher_apps_fill_the_lower_layers_extension_points():
     assert extensions.VERSION_REGISTERED.keys() == ["governance.webhook"]
     assert VERSION_EVIDENCE.keys() == ["monitoring.reports"]
     assert HOME_WIDGETS.keys() == ["governance.inbox", "telemetry.sla_alerts"]
-    assert DEMO_STEPS.keys() == ["models", "reports", "promotions", "telemetry"]
+    assert DEMO_STEPS.keys() == ["models", "reports", "modelrisk", "promotions", "telemetry"]
+    assert EVIDENCE_SOURCES.keys() == ["reports"]
+    assert MONITORING_COVERAGE.keys() == ["telemetry.sla"]
     assert "reserved_alias" in ALIAS_RULES
 
 
@@ -77,3 +80,7 @@ def test_every_installed_app_registered_its_job_handlers_and_role_grants():
     granted = {perm for perms in roles.ROLE_PERMISSIONS.values() for perm in perms}
     assert {"registry.add_modelversion", "governance.add_promotionrequest", "monitoring.add_report",
             "telemetry.add_predictionevent"} <= granted
+    # A role a higher app defines: governance's model validator, between the risk officer and the auditor.
+    assert roles.ROLES.index("model_validator") == roles.ROLES.index(roles.AUDITOR) - 1
+    assert roles.ROLE_LABELS["model_validator"] == "Model validator" and "model_validator" in roles.SEE_ALL_TEAMS_ROLES
+    assert "governance.sign_validation" in roles.ROLE_PERMISSIONS["model_validator"]

@@ -122,7 +122,34 @@ def _check_story(output: str) -> None:
     for url in (f"/governance/requests/{blocked.pk}/", f"/monitoring/sla/deployments/{live.pk}/", "/monitoring/sla/alerts/"):
         assert url in output, url
     assert users.get(username="bea").check_password("bea-demo-pass")
+    _check_model_risk(scorer, v2, prod)
     assert verify_chain().ok
+
+
+def _check_model_risk(scorer, v2, prod) -> None:
+    """Issue 25: credit models Tier 1 / EU high-risk; v2 validated (before Prod) with one closed and
+    one open low finding; the fraud model Tier 2 with its revalidation overdue."""
+    from django.utils import timezone
+
+    from governance.modelrisk.models import InventoryRecord, Validation
+    from governance.modelrisk.selectors import inventory_rows
+
+    credit = InventoryRecord.objects.filter(registered_model__team__slug="credit")
+    assert credit.count() == 3 and set(credit.values_list("tier", "eu_ai_act_category")) == {(1, "high_risk")}
+    validation = Validation.objects.get(version=v2)
+    assert validation.outcome == "approved" and validation.validator.username == "vera"
+    assert sorted(validation.findings.values_list("severity", "state")) == [("low", "closed"), ("low", "open")]
+    prod_request = PromotionRequest.objects.get(version=v2, environment=prod)
+    assert validation.signed_at < prod_request.submitted_at
+    gates = {g["kind"]: g for g in prod_request.evidence["submitted"]["gates"]}
+    assert gates["validation_approved"]["passed"] and gates["no_open_findings"]["passed"]
+    fraud = InventoryRecord.objects.get(registered_model__name="fraud-detector")
+    assert fraud.tier == 2
+    assert Validation.objects.get(version__registered_model__name="fraud-detector").valid_until < timezone.localdate()
+    rick = get_user_model().objects.get(username="rick")
+    rows = {r["model"].name: r for r in inventory_rows(rick)}
+    assert rows["fraud-detector"]["validation_status"] == "overdue"
+    assert rows["credit-scorer"]["in_prod"] and rows["credit-scorer"]["validation_status"] == "current"
 
 
 @pytest.mark.django_db(transaction=True)

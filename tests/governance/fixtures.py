@@ -10,8 +10,27 @@ INPUT_SCHEMA = {
 }
 
 
-def make_model(*, user, team, name="credit-scoring"):
-    return registry.registered_model_create(user=user, name=name, team=team, description="test model")
+# Tier 3 answers: Prod's "risk assessment required" gate passes and the tier adds only
+# "no open high finding" there, so tests of other rules see the environment policy as before.
+LOW_RISK_ANSWERS = {"materiality": "low", "complexity": "low", "reliance": "informational",
+                    "decisions_about_people": False, "eu_ai_act_category": "minimal"}
+TIER_1_ANSWERS = {"materiality": "high", "complexity": "medium", "reliance": "automated",
+                  "decisions_about_people": True, "eu_ai_act_category": "high_risk"}
+
+
+def assess(*, user, model, answers=None):
+    """Answer the model's risk-tier questionnaire through the service (audited like the API)."""
+    from governance.modelrisk import services as modelrisk
+
+    return modelrisk.inventory_assess(user=user, model=model, answers=answers or LOW_RISK_ANSWERS)
+
+
+def make_model(*, user, team, name="credit-scoring", assessed=True):
+    """A registered model; ``assessed`` answers the questionnaire as Tier 3 (low risk)."""
+    model = registry.registered_model_create(user=user, name=name, team=team, description="test model")
+    if assessed:
+        assess(user=user, model=model)
+    return model
 
 
 def make_version(*, user, model, metrics=None, input_schema=None):

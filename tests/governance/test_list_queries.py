@@ -68,7 +68,8 @@ def test_it_serves_the_inbox_in_constant_queries(ds_owner, mle_teammate, version
     from tests.factories import UserFactory
 
     other_mle = UserFactory(username="max", roles=[roles.ML_ENGINEER], teams=[mle_teammate.groups.get(name__startswith="team:").team])
-    # Roles (1), environments (1), requests with their joins (1), approvals prefetch (1), guardian perms (≤2).
-    with django_assert_max_num_queries(7):
+    # Roles (1), tier requirements (1), environments (1), requests with their joins (1), approvals
+    # prefetch (1), the models' inventory records (1), guardian perms (≤2).
+    with django_assert_max_num_queries(9):
         inbox = inbox_for_user(other_mle)
     assert inbox == []  # the ML engineer role is already filled on each

@@ -46,7 +46,7 @@ def test_it_alerts_the_owner_team_and_risk_officers_of_an_overdue_review(ds_owne
     assert api_for(risk).get("/api/v1/governance-alerts/").json() == alerts
     assert api_for(outsider).get("/api/v1/governance-alerts/").json() == []
     result = periodic_review.apply().get()
-    assert result == {"expired": 0, "alerts_sent": 1}
+    assert result == {"expired": 0, "alerts_sent": 1, "modelrisk_notices": 0}
     assert sorted(mail.outbox[0].to) == ["dana@example.test", "mel@example.test", "rick@example.test"]
     assert "review overdue" in mail.outbox[0].subject
 
@@ -80,7 +80,7 @@ def test_it_expires_stale_approvals_in_the_daily_task(ds_owner, mle_teammate, ri
     services.promotion_request_submit(user=ds_owner, request=req)
     services.promotion_request_approve(user=mle_teammate, request=req, comment="ok")
     PromotionRequest.objects.filter(pk=req.pk).update(decided_at=timezone.now() - datetime.timedelta(days=45))
-    assert periodic_review.apply().get() == {"expired": 1, "alerts_sent": 1}
+    assert periodic_review.apply().get() == {"expired": 1, "alerts_sent": 1, "modelrisk_notices": 0}
     assert PromotionRequest.objects.get(pk=req.pk).state == "expired"
     assert "approval is stale" in mail.outbox[0].subject
     assert sorted(mail.outbox[0].to) == ["dana@example.test", "mel@example.test", "rick@example.test"]

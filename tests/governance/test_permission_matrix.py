@@ -6,17 +6,22 @@ ship without its permission expectations. Each persona's call runs in a
 savepoint rolled back afterwards, so every persona meets the same state.
 """
 
+import datetime
+
 import pytest
 from django.db import transaction
 from django.urls import reverse
 
 from governance import services
 from governance.api import urls as governance_urls
+from governance.modelrisk import services as modelrisk
 from governance.models import Environment, WebhookDelivery
+from governance.roles import MODEL_VALIDATOR
 from modelgate.core import roles
 from modelgate.core.models import AuditEvent
 from tests.conftest import api_for
-from tests.governance.fixtures import make_version, post_passing_ci
+from tests.factories import UserFactory
+from tests.governance.fixtures import LOW_RISK_ANSWERS, make_version, post_passing_ci
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +32,8 @@ ADMIN_ONLY = {"admin_user": None}
 TEAM_WRITE = {"ds_owner": None, "mle_teammate": None, "outsider": 404, "admin_user": None}
 SEE_ALL = {p: None for p in PERSONAS if p != "outsider"} | {"outsider": 404}
 AUDIT_READ = {"auditor": 200, "admin_user": 200}
+# The owning team, a risk officer (who sees every team) and admins describe models and write their documentation.
+TEAM_AND_RISK_200 = {"ds_owner": 200, "mle_teammate": 200, "outsider": 404, "risk": 200, "admin_user": 200}
 
 # (route name, method, object, body, {persona: expected status}, default status)
 # ``None`` as a status means the status given in the ``ok`` column of the row.
@@ -78,6 +85,32 @@ MATRIX = [
     ("auditevent-detail", "GET", "event", None, AUDIT_READ, 403),
     ("auditevent-export", "GET", None, None, AUDIT_READ, 403),
     ("auditevent-verify", "GET", None, None, AUDIT_READ, 403),
+    # Model risk (issue 25). Validations and findings are raised by model validators outside the owning
+    # team (no persona here: tests/modelrisk and tests/security cover them); the service refuses everyone else.
+    ("inventoryrecord-list", "GET", None, None, {}, 200),
+    ("inventoryrecord-detail", "GET", "model", None, {"outsider": 404}, 200),
+    ("inventoryrecord-detail", "PATCH", "model", {"purpose": "Scores loans"}, TEAM_AND_RISK_200, 403),
+    ("inventoryrecord-assess", "POST", "model", "answers", TEAM_AND_RISK_200, 403),
+    ("inventoryrecord-override-tier", "POST", "model", {"tier": 1, "reason": "feeds capital"}, {"risk": 200, "admin_user": 200}, 403),
+    ("tierpolicy-list", "GET", None, None, {}, 200),
+    ("tierpolicy-detail", "GET", "tier", None, {}, 200),
+    ("validation-list", "GET", None, None, {}, 200),
+    ("validation-list", "POST", None, "new_validation", {}, 403),
+    ("validation-detail", "GET", "validation", None, {"outsider": 404}, 200),
+    ("validation-detail", "PATCH", "validation", {"summary": "mine now"}, {}, 403),
+    ("validation-sign", "POST", "validation", {"outcome": "approved"}, {}, 403),
+    ("finding-list", "GET", None, None, {}, 200),
+    ("finding-list", "POST", None, "new_finding", {}, 403),
+    ("finding-detail", "GET", "finding", None, {"outsider": 404}, 200),
+    ("finding-remediate", "POST", "finding", {"remediation": "fixed"}, {"ds_owner": 200, "mle_teammate": 200, "outsider": 404, "admin_user": 200}, 403),
+    ("finding-close", "POST", "finding", {"comment": "ok"}, {"outsider": 404}, 403),
+    ("finding-reopen", "POST", "finding", {"comment": "no"}, {"outsider": 404}, 403),
+    ("finding-accept-risk", "POST", "finding", "accept", {"risk": 200, "admin_user": 200}, 403),
+    ("modeldocument-list", "GET", None, None, {}, 200),
+    ("modeldocument-list", "POST", None, "new_document", {"ds_owner": 201, "mle_teammate": 201, "outsider": 404, "risk": 201, "admin_user": 201}, 403),
+    ("modeldocument-detail", "GET", "document", None, {"outsider": 404}, 200),
+    ("modeldocument-detail", "PATCH", "document", {"texts": {"data": "From the loans dataset"}}, TEAM_AND_RISK_200, 403),
+    ("modeldocument-export", "GET", "document", None, {"outsider": 404}, 200),
 ]
 
 
@@ -119,7 +152,19 @@ def world(ds_owner, mle_teammate, admin_user, credit_model, version):
     services.promotion_request_submit(user=ds_owner, request=approved)
     services.promotion_request_approve(user=mle_teammate, request=approved, comment="fine")
     lifecycle = services.version_set_lifecycle(user=ds_owner, version=v2, state="active", reason="in use")
+    validator = UserFactory(username="val", roles=[MODEL_VALIDATOR])
+    validation = modelrisk.validation_start(user=validator, version=version, scope="Initial")
+    finding = modelrisk.finding_create(user=validator, validation=validation, title="t", severity="low", description="d",
+                                       owner=ds_owner, due_date=datetime.date.today() + datetime.timedelta(days=30))
+    document = modelrisk.document_create(user=ds_owner, version=version)
     return {
+        "model": credit_model.name, "tier": 1, "validation": validation.pk, "finding": finding.pk, "document": document.pk,
+        "answers": {"answers": LOW_RISK_ANSWERS},
+        "new_validation": {"version_id": v3.pk, "scope": "s"},
+        "new_finding": {"validation_id": validation.pk, "title": "t", "severity": "low", "description": "d",
+                        "owner": ds_owner.username, "due_date": "2099-01-01"},
+        "accept": {"reason": "compensating control", "expires": (datetime.date.today() + datetime.timedelta(days=30)).isoformat()},
+        "new_document": {"version_id": v3.pk},
         "env": "uat", "draft": draft.pk, "pending": pending.pk, "approved": approved.pk, "deployment": deployment.pk,
         "lifecycle": lifecycle.pk, "ci": version.ci_test_results.first().pk, "webhook": hook.pk,
         "delivery": WebhookDelivery.objects.first().pk, "allowed": hook.pk and services.WebhookAllowedAddress.objects.get().pk,
@@ -137,7 +182,7 @@ def world(ds_owner, mle_teammate, admin_user, credit_model, version):
 def test_it_enforces_the_matrix(request, world, name, method, obj, body, expected, default):
     kwargs = {}
     if obj is not None:
-        kwargs["slug" if obj == "env" else "pk"] = world[obj]
+        kwargs[{"env": "slug", "model": "model", "tier": "tier"}.get(obj, "pk")] = world[obj]
     url = reverse(f"v1:{name}", kwargs=kwargs)
     query = ""
     if isinstance(body, str) and body.startswith("?"):

@@ -63,11 +63,16 @@ def client_for(user) -> Client:
 
 
 def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tags=None, metrics=None, artifact=b"model-bytes",
-               input_schema=INPUT_SCHEMA):
-    """A registered model with ``versions`` versions, through the registry services (audited like the API)."""
+               input_schema=INPUT_SCHEMA, assessed=True):
+    """A registered model with ``versions`` versions, through the registry services (audited like the API);
+    ``assessed`` answers its risk-tier questionnaire as Tier 3 (low risk: Prod's assessment gate passes)."""
+    from tests.governance.fixtures import assess
+
     model = registry_services.registered_model_create(
         user=user, name=name, team=team, description=f"{name} for tests", tags=tags or {"use": "lending"}
     )
+    if assessed:
+        assess(user=user, model=model)
     created = []
     for _ in range(versions):
         mv, _ = registry_services.modelversion_register(

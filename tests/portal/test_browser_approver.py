@@ -40,8 +40,9 @@ def test_it_lets_a_business_approver_approve_a_prod_request_from_the_inbox(
     inbox.get_by_role("link", name="credit-scoring v1").click()
 
     # reads the gates: a checklist, every one passed, with values and thresholds
-    expect(page.locator("#gate-list li")).to_have_count(5)
-    expect(page.locator("#gate-list li.gate-pass")).to_have_count(5)
+    # (Prod's five, its risk-assessment gate and the Tier 3 findings gate)
+    expect(page.locator("#gate-list li")).to_have_count(7)
+    expect(page.locator("#gate-list li.gate-pass")).to_have_count(7)
     expect(page.locator("#gate-list")).to_contain_text("threshold")
     prod_card = page.locator('#env-board [data-environment="prod"]')
     expect(prod_card).to_contain_text("pending approval")
@@ -70,7 +71,7 @@ def test_it_shows_the_auditor_no_write_buttons_and_refuses_a_direct_post(
     model, mv, req = walk_to_prod_request(ds_owner, mle_teammate, team_credit)
     login(page, live_server, "audrey")
     page.goto(f"{live_server.url}/governance/requests/{req.pk}/")
-    expect(page.locator("#gate-list li")).to_have_count(5)
+    expect(page.locator("#gate-list li")).to_have_count(7)
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     expect(page.get_by_role("button", name="Reject")).to_have_count(0)
     page.goto(f"{live_server.url}/registry/models/{model.name}/versions/1/")

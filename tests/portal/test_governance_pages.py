@@ -11,7 +11,7 @@ def test_it_puts_a_pending_prod_request_in_the_approvers_inbox_with_role_and_gat
     _, _, req = prod_request
     html = client_for(approver).get("/").content.decode()
     assert f"/governance/requests/{req.pk}/" in html
-    assert "Business approver" in html and "5/5 pass" in html
+    assert "Business approver" in html and "7/7 pass" in html  # Prod's 5 gates, risk assessment, tier 3's findings gate
 
 
 def test_it_keeps_the_requesters_own_request_out_of_their_inbox(ds_owner, prod_request):
@@ -23,7 +23,7 @@ def test_it_keeps_the_requesters_own_request_out_of_their_inbox(ds_owner, prod_r
 def test_it_shows_the_gates_as_a_checklist_with_values_and_thresholds(approver, prod_request):
     _, _, req = prod_request
     html = client_for(approver).get(f"/governance/requests/{req.pk}/").content.decode()
-    assert html.count('class="gate-pass"') == 5
+    assert html.count('class="gate-pass"') == 7  # Prod's 5 gates, risk assessment, tier 3's findings gate
     assert "Metric threshold" in html and "threshold <strong>" in html
     assert 'id="decision-form"' in html and 'name="comment"' in html and "required" in html
     assert "data-confirm=" in html
@@ -177,8 +177,9 @@ def test_it_alerts_the_owner_on_the_home_page_when_a_prod_review_is_overdue(ds_o
 
 # A page of requests, whatever the number of rows: session, user, user perms, group perms,
 # role groups, COUNT, the page (request, version, model, team, environment, requester),
-# approvals of the page (with users), environments for the filter, and the inbox
-# (environments, pending requests, their approvals).
+# approvals of the page (with users), environments for the filter, the page's models'
+# inventory records and the tier requirements (effective approver roles), and the inbox (tier requirements,
+# environments, pending requests, their approvals, their models' inventory records).
 def test_it_lists_requests_in_a_constant_number_of_queries(approver, ds_owner, team_credit, django_assert_num_queries):
     from registry.models import ModelVersion
 
@@ -194,10 +195,10 @@ def test_it_lists_requests_in_a_constant_number_of_queries(approver, ds_owner, t
     client = client_for(approver)
     add_requests(5, 0)
     client.get("/governance/requests/")  # warm process-wide caches (content types)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(16):
         assert client.get("/governance/requests/").status_code == 200
     add_requests(495, 1)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(16):
         html = client.get("/governance/requests/?page=2").content.decode()
     assert "Page 2 of 20" in html
 
@@ -293,10 +294,11 @@ def test_it_builds_the_inbox_in_a_constant_number_of_queries(approver, ds_owner,
 
 
 # session, user, role groups, teams, recent activity, user perms, group perms, governance alerts
-# (overdue deployments, stale approvals), inbox (environments, pending requests with their
-# approvals), my open requests (their approvals only when there are some), decided by me,
-# reviews due (their splits only when there are some), overrides waiting, open SLA alerts.
-HOME_QUERIES = 17
+# (overdue deployments, stale approvals), inbox (tier requirements, environments, pending
+# requests with their approvals, their models' inventory records), my open requests (their
+# approvals only when there are some), decided by me, reviews due (their splits only when
+# there are some), overrides waiting, open SLA alerts.
+HOME_QUERIES = 19
 
 
 def test_it_previews_the_gates_of_a_draft_so_the_requester_sees_what_blocks_it(ds_owner, team_credit):

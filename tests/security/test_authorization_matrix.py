@@ -184,6 +184,28 @@ _set("v1:webhookallowedaddress-list", get=AUDIT, post=ADMIN)
 _set("v1:webhookdelivery-detail", get=AUDIT)
 _set("v1:webhookdelivery-list", get=AUDIT)
 _set("v1:webhookdelivery-redeliver", post=ADMIN)
+# Model risk (issue 25). The owning team or a risk officer describe and assess; only a model
+# validator outside the team validates and decides findings — no persona here is one, so those
+# rows are NOBODY (tests/security/test_invariants.py and tests/modelrisk cover the validator).
+TEAM_AND_RISK = TEAM | {"risk"}
+_set("v1:inventoryrecord-list", get=SIGNED_IN)
+_set("v1:inventoryrecord-detail", get=READERS, patch=TEAM_AND_RISK)
+_set("v1:inventoryrecord-assess", post=TEAM_AND_RISK)
+_set("v1:inventoryrecord-override-tier", post={"risk", "admin_user"})
+_set("v1:tierpolicy-list", get=SIGNED_IN)
+_set("v1:tierpolicy-detail", get=SIGNED_IN)
+_set("v1:validation-list", get=SIGNED_IN, post=NOBODY)
+_set("v1:validation-detail", get=READERS, patch=NOBODY)
+_set("v1:validation-sign", post=NOBODY)
+_set("v1:finding-list", get=SIGNED_IN, post=NOBODY)
+_set("v1:finding-detail", get=READERS)
+_set("v1:finding-remediate", post=TEAM)
+_set("v1:finding-close", post=NOBODY)
+_set("v1:finding-reopen", post=NOBODY)
+_set("v1:finding-accept-risk", post={"risk", "admin_user"})
+_set("v1:modeldocument-list", get=SIGNED_IN, post=TEAM_AND_RISK)
+_set("v1:modeldocument-detail", get=READERS, patch=TEAM_AND_RISK)
+_set("v1:modeldocument-export", get=READERS)
 
 # Portal pages (HTML). Function views: the methods are the ones declared here.
 _set("home", get=SIGNED_IN)
@@ -217,6 +239,15 @@ _set("telemetry:alert-list", get=SIGNED_IN)
 _set("telemetry:alert-acknowledge", post=TEAM)
 _set("telemetry:alert-resolve", post=TEAM)
 _set("monitoring:report-detail", get=READERS)
+_set("governance:model-risk-dashboard", get=SIGNED_IN)
+_set("governance:model-risk", get=READERS)
+_set("governance:model-risk-action", post=TEAM_AND_RISK)  # "describe"
+_set("governance:validation-detail", get=READERS)
+_set("governance:validation-action", post=NOBODY)  # "checklist": the validator's own, in progress
+_set("governance:finding-action", post=TEAM)  # "remediate"
+_set("governance:document-detail", get=READERS)
+_set("governance:document-save", post=TEAM_AND_RISK)
+_set("governance:document-export", get=READERS)
 _set("monitoring:modelcard-detail", get=READERS)
 # Teams and people: administrators only (the services refuse everyone else too).
 _set("people", get=ADMIN)
@@ -254,6 +285,20 @@ API_BODIES = {
     "v1:registeredmodel-share": {"team": "fraud"},
     "v1:registeredmodel-unshare": {"team": "fraud"},
     "v1:telemetry-alert-resolve": {"resolution": "fixed"},
+    "v1:inventoryrecord-assess": {"answers": {"materiality": "low", "complexity": "low", "reliance": "informational",
+                                              "decisions_about_people": False, "eu_ai_act_category": "minimal"}},
+    "v1:inventoryrecord-override-tier": {"tier": 1, "reason": "feeds the capital model"},
+    "v1:validation-list": lambda w: {"version_id": w["version"].pk, "scope": "mine"},
+    "v1:validation-sign": {"outcome": "approved"},
+    "v1:finding-list": lambda w: {"validation_id": w["validation"].pk, "title": "t", "severity": "low",
+                                  "description": "d", "owner": "dana", "due_date": "2099-01-01"},
+    "v1:finding-remediate": {"remediation": "fixed"},
+    "v1:finding-close": {"comment": "ok"},
+    "v1:finding-reopen": {"comment": "no"},
+    "v1:finding-accept-risk": lambda w: {"reason": "compensating control",
+                                         "expires": (w["finding"].due_date).isoformat()},
+    "v1:modeldocument-list": lambda w: {"version_id": w["version"].pk},
+    "v1:modeldocument-detail": {"texts": {}},
 }
 PORTAL_BODIES = {
     "registry:whatif-request": lambda w: {"dataset": w["evaluationdataset"].pk},
@@ -283,7 +328,8 @@ def _request(client, route, url, method, persona, world):
             kwargs["data"] = json.dumps(params)
             kwargs["content_type"] = "application/json"
     elif route.kind == "api" and method not in ("GET", "DELETE"):
-        kwargs["data"] = json.dumps(API_BODIES.get(route.name, {}))
+        body = API_BODIES.get(route.name, {})
+        kwargs["data"] = json.dumps(body(world) if callable(body) else body)
         kwargs["content_type"] = "application/json"
     elif method == "POST":
         kwargs["data"] = PORTAL_BODIES[route.name](world) if route.name in PORTAL_BODIES else {}

@@ -19,6 +19,8 @@ Invariants:
 - ``team_visibility``: nobody writes to another team's objects; they answer as missing.
 - ``separation_of_duties``: whoever opened a promotion request cannot decide on it.
 - ``auditor_read_only``: an auditor reads everything and changes no business object.
+- ``validator_independence``: a model validator who works in the owning team neither
+  validates the model nor raises or closes its findings; one outside the team does.
 
 ``ROUTE_INVARIANTS`` names, for every route that writes (it accepts POST, PUT, PATCH or
 DELETE, a portal form, an admin change view), the invariants that bind it; each must have
@@ -463,6 +465,93 @@ def auditor_admin(w, auditor, **_):
     _nothing_changed_since(before)
 
 
+# --- validator independence --------------------------------------------------------------------
+
+
+def _independence_world(w, ds_owner, team_credit):
+    """The credit model assessed Tier 1, an independent validator with a signed validation and a
+    finding whose remediation was submitted, and a validator who works in team credit."""
+    from governance.modelrisk import services as modelrisk
+    from governance.roles import MODEL_VALIDATOR
+    from tests.factories import UserFactory
+    from tests.governance.fixtures import TIER_1_ANSWERS
+
+    modelrisk.inventory_assess(user=ds_owner, model=w["model"], answers=TIER_1_ANSWERS)
+    outside = UserFactory(username="val", roles=[MODEL_VALIDATOR])
+    inside = UserFactory(username="vic", roles=[MODEL_VALIDATOR], teams=[team_credit])
+    validation = modelrisk.validation_start(user=outside, version=w["version"], scope="Initial")
+    finding = modelrisk.finding_create(user=outside, validation=validation, title="Short back-test", severity="high",
+                                       description="6 months", owner=ds_owner,
+                                       due_date=timezone.localdate() + datetime.timedelta(days=30))
+    modelrisk.finding_submit_remediation(user=ds_owner, finding=finding, remediation="24 months now")
+    return outside, inside, validation, finding
+
+
+def independence_rest(w, ds_owner, team_credit, **_):
+    from governance.modelrisk.models import Finding, Validation
+
+    outside, inside, validation, finding = _independence_world(w, ds_owner, team_credit)
+    vic = api_for(inside)
+    attempts = [
+        vic.post("/api/v1/model-risk/validations/", {"version_id": w["version"].pk, "scope": "mine"}, format="json"),
+        vic.post("/api/v1/model-risk/findings/", {"validation_id": validation.pk, "title": "t", "severity": "low",
+                                                   "description": "d", "owner": "dana", "due_date": "2099-01-01"},
+                 format="json"),
+        vic.post(f"/api/v1/model-risk/findings/{finding.pk}/close/", {"comment": "fine"}, format="json"),
+        vic.post(f"/api/v1/model-risk/findings/{finding.pk}/reopen/", {"comment": "no"}, format="json"),
+    ]
+    for response in attempts:
+        assert response.status_code == 403, response.content
+        assert response.json()["error"]["code"] == "validator_not_independent"
+    assert Validation.objects.count() == 1 and Finding.objects.get().state == "remediation_submitted"
+    closed = api_for(outside).post(f"/api/v1/model-risk/findings/{finding.pk}/close/", {"comment": "Verified"}, format="json")
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+
+
+def independence_portal(w, ds_owner, team_credit, **_):
+    from governance.modelrisk.models import Finding, Validation
+
+    outside, inside, validation, finding = _independence_world(w, ds_owner, team_credit)
+    vic = Client()
+    vic.force_login(inside)
+    page = vic.get(f"/governance/model-risk/models/{MODEL}/").content.decode()
+    assert 'id="validate-form"' not in page and "close-form" not in page  # no buttons...
+    attempts = [  # ...and the POSTs refused anyway
+        vic.post(f"/governance/model-risk/models/{MODEL}/validate/", {"version_id": w["version"].pk, "scope": "mine"}),
+        vic.post(f"/governance/model-risk/validations/{validation.pk}/finding/", {
+            "title": "t", "severity": "low", "description": "d", "owner": "dana", "due_date": "2099-01-01"}),
+        vic.post(f"/governance/model-risk/findings/{finding.pk}/close/", {"comment": "fine"}),
+        vic.post(f"/governance/model-risk/findings/{finding.pk}/reopen/", {"comment": "no"}),
+    ]
+    for response in attempts:
+        assert response.status_code == 403 and "Independence" in response.content.decode()
+    assert Validation.objects.count() == 1 and Finding.objects.count() == 1
+    assert Finding.objects.get().state == "remediation_submitted"
+    val = Client()
+    val.force_login(outside)
+    assert val.post(f"/governance/model-risk/findings/{finding.pk}/close/", {"comment": "Verified"}).status_code == 302
+    assert Finding.objects.get().state == "closed"
+
+
+def independence_admin(w, ds_owner, team_credit, admin_user, **_):
+    """The admin shows validations and findings and writes none, for an insider validator and an
+    administrator alike: a finding is closed only through the service that checks independence."""
+    from governance.modelrisk.models import Finding, Validation
+
+    _, inside, validation, finding = _independence_world(w, ds_owner, team_credit)
+    for user in (inside, admin_user):
+        user.is_staff = True
+        user.save()
+        client = Client()
+        client.force_login(user)
+        assert client.get(f"/admin/governance/finding/{finding.pk}/change/").status_code == 200  # view only
+        response = client.post(f"/admin/governance/finding/{finding.pk}/change/", {"state": "closed", "title": "x"})
+        assert response.status_code == 403
+        assert client.post("/admin/governance/validation/add/", {"version": w["version"].pk, "scope": "s"}).status_code == 403
+        assert client.post(f"/admin/governance/finding/{finding.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Finding.objects.get().state == "remediation_submitted" and Validation.objects.count() == 1
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -499,6 +588,9 @@ TABLE = [
     Row("auditor_read_only", "mlflow", auditor_mlflow),
     Row("auditor_read_only", "portal", auditor_portal),
     Row("auditor_read_only", "admin", auditor_admin),
+    Row("validator_independence", "rest", independence_rest),
+    Row("validator_independence", "portal", independence_portal),
+    Row("validator_independence", "admin", independence_admin),
 ]
 
 NOT_REACHABLE = {
@@ -506,6 +598,7 @@ NOT_REACHABLE = {
     ("source_uri", "portal"): "the portal registers no versions",
     ("source_uri", "admin"): "the admin adds no versions and shows source_uri read-only",
     ("separation_of_duties", "mlflow"): "MLflow has no approval call: transition-stage only opens a request",
+    ("validator_independence", "mlflow"): "the MLflow API has no validation or finding verbs",
 }
 
 
@@ -526,6 +619,7 @@ def test_it_holds_the_invariant_on_the_surface(row, world, ds_owner, outsider, a
 # --- every route that writes has a row ----------------------------------------------------------
 
 T, A, SOD = "team_visibility", "auditor_read_only", "separation_of_duties"
+VI = "validator_independence"
 ALIAS, SOURCE, MISSING = "reserved_alias", "source_uri", "invisible_is_missing"
 
 # Route (namespaced URL name, or "admin:<app>.<model>" for an admin change view) → the invariants that bind it.
@@ -566,6 +660,20 @@ ROUTE_INVARIANTS: dict[str, tuple[str, ...]] = {
     "v1:webhookdelivery-redeliver": (A,),
     "v1:webhookallowedaddress-list": (A,),
     "v1:webhookallowedaddress-detail": (A,),
+    # REST: model risk (governance.modelrisk)
+    "v1:inventoryrecord-detail": (T, A),
+    "v1:inventoryrecord-assess": (T, A),
+    "v1:inventoryrecord-override-tier": (T, A),
+    "v1:validation-list": (VI, T, A),
+    "v1:validation-detail": (VI, T, A),
+    "v1:validation-sign": (VI, T, A),
+    "v1:finding-list": (VI, T, A),
+    "v1:finding-remediate": (T, A),
+    "v1:finding-accept-risk": (T, A),
+    "v1:finding-close": (VI, T, A),
+    "v1:finding-reopen": (VI, T, A),
+    "v1:modeldocument-list": (T, A),
+    "v1:modeldocument-detail": (T, A),
     # REST: monitoring
     "v1:evaluationdataset-list": (T, A),
     "v1:evaluationdataset-what-if": (T, A),
@@ -621,6 +729,10 @@ ROUTE_INVARIANTS: dict[str, tuple[str, ...]] = {
     "registry:whatif-request": (T, A),
     "registry:training-run-resolve": (T, A),
     "governance:request-decide": (SOD, T, A),
+    "governance:model-risk-action": (VI, T, A),
+    "governance:validation-action": (VI, T, A),
+    "governance:finding-action": (VI, T, A),
+    "governance:document-save": (T, A),
     "governance:request-override": (SOD, T, A),
     "governance:request-action": (T, A),
     "governance:version-promote": (T, A),
@@ -647,6 +759,10 @@ ROUTE_INVARIANTS.update({f"admin:{label}": (T, A) for label in ADMIN_TEAM_ROWS})
 ROUTE_INVARIANTS.update({f"admin:{label}": (A,) for label in ADMIN_ONLY})
 ROUTE_INVARIANTS["admin:governance.approval"] = (SOD, T, A)
 ROUTE_INVARIANTS["admin:governance.promotionrequest"] = (SOD, T, A)
+# Model risk: view-only in the admin for everyone (independence is checked in the services).
+ROUTE_INVARIANTS.update({f"admin:governance.{name}": (VI, A) for name in ("validation", "finding")})
+ROUTE_INVARIANTS.update({f"admin:governance.{name}": (A,) for name in
+                         ("inventoryrecord", "modeldocument", "tierpolicy", "tierrequirement")})
 # Writing routes no business rule binds, with the reason.
 NO_INVARIANT = {
     "login": "signs a person in (throttled by django-axes, tests/core/test_login_security.py)",

@@ -92,7 +92,12 @@ _PK_OBJECT = {
     "governance:request": "promotionrequest", "governance:version": "version", "governance:deployment": "deployment",
     "monitoring:report": "report", "telemetry:dashboard": "deployment", "telemetry:canary": "deployment",
     "telemetry:alert": "alert", "registry:report": "report", "people-": "team",
+    "validation": "validation", "finding": "finding", "modeldocument": "modeldocument",
+    "governance:validation": "validation", "governance:finding": "finding", "governance:document": "modeldocument",
 }
+# Portal routes with an <action>: the one each is tested with (the default, "cancel", is a request's).
+ROUTE_ACTIONS = {"governance:model-risk-action": "describe", "governance:validation-action": "checklist",
+                 "governance:finding-action": "remediate"}
 
 
 def _object_for_pk(route_name: str, world) -> object:
@@ -130,7 +135,11 @@ def url_for(route: Route, world, **overrides: str) -> str:
         elif kwarg == "job_id":
             values[kwarg] = str(world["job"].pk)
         elif kwarg == "action":
-            values[kwarg] = "cancel"
+            values[kwarg] = ROUTE_ACTIONS.get(route.name, "cancel")
+        elif kwarg == "model":
+            values[kwarg] = MODEL
+        elif kwarg == "tier":
+            values[kwarg] = "1"
         elif kwarg == "pk":
             values[kwarg] = str(_object_for_pk(route.name, world).pk)
         else:

@@ -6,6 +6,7 @@ so team permissions and audit events are the production ones."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -73,6 +74,18 @@ def build_world(*, ds_owner, mle_teammate, admin_user, team_credit) -> World:
     rule = telemetry.sla_rule_create(user=ds_owner, deployment=deployment, name="slow", metric="latency_p95", threshold=50)
     alert = Alert.objects.create(rule=rule, deployment=deployment, severity=rule.severity, summary="p95 above 50 ms",
                                  opened_at=timezone.now())
+    # Model risk (issue 25): the model assessed, validated by an independent validator, a finding, a document.
+    from governance.modelrisk import services as modelrisk
+    from governance.roles import MODEL_VALIDATOR
+    from tests.factories import UserFactory
+    from tests.governance.fixtures import assess
+
+    assess(user=ds_owner, model=model)
+    validator = UserFactory(username="matrix-validator", roles=[MODEL_VALIDATOR])
+    validation = modelrisk.validation_start(user=validator, version=version, scope="Matrix validation")
+    finding = modelrisk.finding_create(user=validator, validation=validation, title="t", severity="low", description="d",
+                                       owner=ds_owner, due_date=timezone.localdate() + datetime.timedelta(days=30))
+    document = modelrisk.document_create(user=ds_owner, version=version)
     data_test = telemetry.data_test_create(user=ds_owner, deployment=deployment, field="income", kind="range",
                                            min_value=0, max_value=1e7)
     job = Job.objects.create(kind="monitoring.what_if", created_by=ds_owner, params={},
@@ -84,6 +97,7 @@ def build_world(*, ds_owner, mle_teammate, admin_user, team_credit) -> World:
         webhook=hook, webhookdelivery=delivery, webhookallowedaddress=allowed, evaluationdataset=eval_dataset,
         report=report, modelcard=card, slarule=rule, alert=alert, datatest=data_test, job=job, environment=dev,
         auditevent=AuditEvent.objects.order_by("id").first(), team=team_credit, user=ds_owner,
+        validation=validation, finding=finding, modeldocument=document,
     )
     return w
 

@@ -222,6 +222,10 @@ _set("governance:request-detail", get=READERS)
 _set("governance:request-status", get=READERS)
 _set("governance:audit", get=AUDIT)
 _set("governance:audit-verify", get=AUDIT)
+_set("governance:request-evidence", get=READERS)  # the evidence pack, .pdf and .html
+_set("governance:access-review", get=AUDIT)
+_set("governance:access-log", get=AUDIT)
+_set("governance:access-log-export", get=AUDIT)
 # The world's request is a draft: every reader reaches the state check (409, nothing changes);
 # who may decide a pending request is in the API rows above and in tests/governance.
 _set("governance:request-decide", post=READERS)
@@ -236,6 +240,7 @@ _set("telemetry:dashboard", get=READERS)
 # pages of a split deployment are covered in tests/telemetry.
 _set("telemetry:canary", get=NOBODY)
 _set("telemetry:alert-list", get=SIGNED_IN)
+_set("telemetry:alert-detail", get=READERS)
 _set("telemetry:alert-acknowledge", post=TEAM)
 _set("telemetry:alert-resolve", post=TEAM)
 _set("monitoring:report-detail", get=READERS)

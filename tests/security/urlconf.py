@@ -130,6 +130,10 @@ def url_for(route: Route, world, **overrides: str) -> str:
             values[kwarg] = world["user"].get_username() if kwarg == "username" else str(world["user"].pk)
         elif kwarg == "role":
             values[kwarg] = "data_scientist"
+        elif kwarg == "file_format":
+            values[kwarg] = "html"
+        elif kwarg == "log":
+            values[kwarg] = "downloads"
         elif kwarg == "version_id":
             values[kwarg] = str(world["version"].pk)
         elif kwarg == "job_id":

@@ -244,7 +244,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out (username, client address) before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, refusing passwords when PASSWORD_LOGIN is off (but for BREAK_GLASS_USERS).
+    # Django's ModelBackend, refusing passwords when PASSWORD_LOGIN is off (but for BREAK_GLASS_USERS);
+    # object-less permissions come from Django's cache (modelgate.core.authz_cache).
     "modelgate.core.backends.PasswordBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]

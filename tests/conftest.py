@@ -26,10 +26,10 @@ from tests.factories import TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 PLOTLY_BUNDLE = ROOT / "static" / "vendor" / "plotly" / "plotly-finance.min.js"
-# Queries an API request spends on authentication and authorisation before its own: the
-# token row with its user, the user's and their groups' permissions (Django's ModelBackend)
-# and their role names (``roles.user_roles``).
-AUTH_QUERIES = 4
+# Queries a warm API request spends on authentication and authorisation before its own: the
+# token row with its user. Role names and permissions come from Django's cache
+# (``modelgate.core.authz_cache``) once a first request has read them.
+AUTH_QUERIES = 1
 
 
 @pytest.fixture

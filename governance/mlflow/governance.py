@@ -10,7 +10,7 @@ checked here: the registry's alias service applies governance's rule
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import OuterRef, Subquery
 
 from governance import services as governance_services
 from governance.choices import DeploymentStatus
@@ -25,22 +25,18 @@ STAGES = ("None", "Staging", "Production", "Archived")
 
 
 def stage_annotations(version_ref: str = "pk") -> dict:
-    """``Exists`` annotations (in Prod / in UAT) to read stages inside the main query,
-    saving a round trip per read; ``stage_of`` turns them into MLflow's stage name."""
-    def deployed_in(slug):
-        return Exists(DeploymentSplit.objects.filter(
-            version_id=OuterRef(version_ref), deployment__status=DeploymentStatus.ACTIVE, deployment__environment__slug=slug,
-        ))
-
-    return {"mlflow_in_prod": deployed_in("prod"), "mlflow_in_uat": deployed_in("uat")}
+    """One subquery annotation to read the stage inside the main query, saving a round trip
+    per read: the environment slug of an active UAT/Prod deployment serving the version,
+    Prod first ("prod" sorts before "uat"); ``stage_of`` turns it into MLflow's stage name."""
+    slug = DeploymentSplit.objects.filter(
+        version_id=OuterRef(version_ref), deployment__status=DeploymentStatus.ACTIVE,
+        deployment__environment__slug__in=sorted(ENVIRONMENT_STAGES),
+    ).order_by("deployment__environment__slug").values("deployment__environment__slug")[:1]
+    return {"mlflow_stage_environment": Subquery(slug)}
 
 
 def stage_of(version) -> str:
-    if getattr(version, "mlflow_in_prod", False):
-        return "Production"
-    if getattr(version, "mlflow_in_uat", False):
-        return "Staging"
-    return STAGE_NONE
+    return ENVIRONMENT_STAGES.get(getattr(version, "mlflow_stage_environment", None), STAGE_NONE)
 
 
 def deployed_versions(model_id: int) -> dict[int, str]:

@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_migrate
         from django.urls import register_converter
 
-        from modelgate.core import audit, audit_words, permissions, roles, sso
+        from modelgate.core import audit, audit_words, authz_cache, permissions, roles, sso
         from modelgate.core.converters import IdConverter
 
         # Every app's URL conf names ids ``<id:pk>``; apps are ready before any URL conf is loaded.
@@ -23,6 +23,8 @@ class CoreConfig(AppConfig):
         post_migrate.connect(roles.sync_role_permissions, dispatch_uid="core.sync_roles")
         # A flush re-creates permission rows under new ids.
         post_migrate.connect(permissions.clear_permission_id_cache, dispatch_uid="core.clear_permission_ids")
+        # Cached role names and permissions are invalidated by every change that alters them.
+        authz_cache.connect_invalidation()
         # A flush empties the audit chain's head table too; appends expect its row.
         post_migrate.connect(audit.ensure_chain_head, sender=self, dispatch_uid="core.ensure_chain_head")
         # Audit events in sentences: each app names its own actions.

@@ -29,3 +29,12 @@ class PasswordBackend(ModelBackend):
 
             sso.break_glass_login_record(user=user)
         return user
+
+    def get_all_permissions(self, user_obj, obj=None):
+        """Object-less permissions from the per-user cache (``modelgate.core.authz_cache``)
+        instead of ModelBackend's two queries per request."""
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        from modelgate.core import roles
+
+        return roles.user_authz(user_obj).permissions

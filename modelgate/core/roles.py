@@ -7,7 +7,10 @@ after every migrate and grants exactly what the table says (codenames that do
 not exist yet, e.g. an app not installed, are ignored).
 """
 
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
+
+from modelgate.core import authz_cache
 
 DATA_SCIENTIST = "data_scientist"
 ML_ENGINEER = "ml_engineer"
@@ -73,14 +76,21 @@ def sync_role_permissions(sender=None, **kwargs):
         group.permissions.set(perms)
 
 
-def user_roles(user) -> set[str]:
+def _compute_authz(user) -> tuple[set[str], set[str]]:
+    role_names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    # ModelBackend's own answer (the user's and their groups' permissions), computed uncached.
+    return role_names, ModelBackend().get_all_permissions(user)
+
+
+def user_authz(user) -> authz_cache.UserAuthz:
+    """Role names and object-less permissions of an authenticated user, from Django's cache."""
+    return authz_cache.user_authz(user, _compute_authz)
+
+
+def user_roles(user) -> frozenset[str]:
     if not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_modelgate_roles", None)
-    if cached is None:
-        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        user._modelgate_roles = cached
-    return cached
+        return frozenset()
+    return user_authz(user).roles
 
 
 def has_role(user, *roles: str) -> bool:

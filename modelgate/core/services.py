@@ -35,7 +35,7 @@ def _check_actor(actor) -> None:
 
 def _forget_memberships(user) -> None:
     """Drop the roles and permissions this user object cached, so it answers with its new groups."""
-    for cached in ("_modelgate_roles", "_perm_cache", "_group_perm_cache"):
+    for cached in ("_modelgate_authz", "_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cached, None)
 
 

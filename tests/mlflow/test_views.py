@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from governance.choices import DeploymentStatus
 from governance.models import Deployment, DeploymentSplit, Environment, PromotionRequest
 from modelgate.core import jobs, roles
 from modelgate.core.models import AuditEvent, Job
@@ -402,6 +403,22 @@ def test_it_reports_the_stage_governance_deployed_a_version_to(dana):
     assert [(v["version"], v["current_stage"]) for v in body["model_versions"]] == [("1", "Production"), ("2", "None")]
     status, body = dana.get("model-versions/search", {"filter": "name = 'credit-scorer'"})
     assert {v["version"]: v["current_stage"] for v in body["model_versions"]} == {"1": "Production", "2": "None"}
+
+
+def test_a_version_in_uat_and_prod_is_in_production_and_an_inactive_deployment_is_no_stage(dana):
+    _create(dana)
+    _version(dana)
+    _version(dana, source="s3://bucket/credit/2")
+    one, two = ModelVersion.objects.order_by("version")
+    uat, prod = (Deployment.objects.create(environment=Environment.objects.get(slug=slug), registered_model=one.registered_model)
+                 for slug in ("uat", "prod"))
+    DeploymentSplit.objects.create(deployment=uat, version=one, weight=50)
+    DeploymentSplit.objects.create(deployment=uat, version=two, weight=50)
+    DeploymentSplit.objects.create(deployment=prod, version=one, weight=100)
+    status, body = dana.get("model-versions/search", {"filter": "name = 'credit-scorer'"})
+    assert {v["version"]: v["current_stage"] for v in body["model_versions"]} == {"1": "Production", "2": "Staging"}
+    Deployment.objects.filter(environment__slug="uat").update(status=DeploymentStatus.RETIRED)
+    assert dana.get("model-versions/get", {"name": "credit-scorer", "version": "2"})[1]["model_version"]["current_stage"] == "None"
 
 
 def test_it_decides_roles_and_permissions_as_django_does(dana, team_credit):

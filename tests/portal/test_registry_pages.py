@@ -56,10 +56,10 @@ def test_it_sorts_and_paginates(ds_owner, team_credit):
 
 
 # One page of the catalog, whatever the number of rows:
-# session, user, user perms, group perms, role groups, COUNT for the paginator, the page of models (annotated with latest
+# session, user (role names and permissions from the cache), COUNT for the paginator, the page of models (annotated with latest
 # version, status, framework), environments and active deployment splits of the page (governance's columns),
 # environments (governance's "deployed in" filter), teams for the filter.
-CATALOG_QUERIES = 11
+CATALOG_QUERIES = 8
 
 
 def test_it_lists_the_catalog_in_a_constant_number_of_queries(ds_owner, team_credit, django_assert_num_queries):
@@ -159,7 +159,7 @@ def test_it_shows_a_model_page_in_a_constant_number_of_queries(ds_owner, team_cr
     assert "v500" in html
 
 
-# session, user, user perms, group perms, role groups, the model, its versions (first 100),
+# session, user (role names and permissions from the cache), the model, its versions (first 100),
 # their aliases, active deployments, environments, open requests, the history. (Splits and
 # approvals are prefetched only when something is deployed; dana's role has no rollback button.)
-MODEL_PAGE_QUERIES = 12
+MODEL_PAGE_QUERIES = 9

@@ -58,9 +58,9 @@ def test_it_hides_other_teams_versions_in_the_graph(ds_owner, outsider, team_cre
 def test_it_uses_a_fixed_number_of_queries_whatever_the_depth(ds_owner, team_credit, django_assert_num_queries, length):
     versions = chain(ds_owner, make_model(ds_owner, team_credit), length)
     # 1 recursive walk, 1 visible nodes (restrict subquery inline), 1 trained_on prefetch, 1 edges;
-    # restrict() itself reads the user's roles once (1) and their permissions (2: user and group perms).
+    # restrict() reads the user's roles and permissions from the cache (no query).
     fresh_user = ds_owner.__class__.objects.get(pk=ds_owner.pk)  # no cached roles or permissions
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(4):
         graph = selectors.lineage_graph(user=fresh_user, version=versions[-1], depth=10)
     assert len(graph["nodes"]) == length
 

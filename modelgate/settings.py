@@ -409,6 +409,8 @@ SPECTACULAR_SETTINGS = {
         "DataTestSeverityEnum": "monitoring.telemetry.choices.TestSeverity",
         "FindingSeverityEnum": "governance.modelrisk.choices.Severity",
         "RiskTierEnum": "governance.modelrisk.choices.Tier",
+        "ModelSourceEnum": "governance.modelrisk.choices.ModelSource",
+        "MembershipSourceEnum": [("manual", "manual"), ("idp", "idp")],
     },
 }
 API_TOKEN_TOUCH_INTERVAL_SECONDS = 60

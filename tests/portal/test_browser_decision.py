@@ -29,7 +29,7 @@ def test_it_lets_bea_read_the_decision_page_download_the_pack_and_approve(
     login(page, live_server, "bea")
     page.locator("#waiting-table").get_by_role("link", name="credit-scoring v2").click()
     expect(page.locator("#decision-summary")).to_contain_text("credit-scoring v2 replaces v1 in Prod, 100 % of traffic.")
-    expect(page.locator("#decision-summary")).to_contain_text("All 5 gates pass.")
+    expect(page.locator("#decision-summary")).to_contain_text("All 7 gates pass.")
     warnings = page.locator("#decision-warnings li")
     expect(warnings.filter(has_text="Drift")).to_contain_text("income has drifted")
     expect(warnings.filter(has_text="SLA alerts")).to_contain_text("p95 latency 312 ms > 200 ms")

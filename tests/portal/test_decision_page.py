@@ -29,8 +29,8 @@ def test_it_says_in_words_what_changes_for_whom_and_each_gates_verdict(approver,
     summary = _section(html, "decision-summary")
     assert "credit-scoring v2 replaces v1 in Prod, 100 % of traffic." in summary
     assert "Everyone calling credit-scoring in Prod" in summary and "Credit" in summary
-    assert "All 5 gates pass." in summary
-    assert summary.count('class="verdict-pass"') == 5 and "Latency acceptance test (p95) passes</a>: passes" in summary
+    assert "All 7 gates pass." in summary
+    assert summary.count('class="verdict-pass"') == 7 and "Latency acceptance test (p95) passes</a>: passes" in summary
 
 
 def test_it_lists_the_warnings_that_are_not_gates(approver, scenario):

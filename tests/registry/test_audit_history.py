@@ -85,10 +85,10 @@ def test_the_home_feed_follows_who_may_see_the_model(ds_owner, outsider, team_cr
 
     # Shared with fraud: its readers see its activity, as they see its page.
     services.registered_model_share(user=ds_owner, model=model, team=team_fraud)
-    assert "registry.model.share" in _page(outsider, "/")
+    assert f"shared {model.name} with" in _page(outsider, "/")  # the feed speaks in sentences
 
     services.registered_model_unshare(user=ds_owner, model=model, team=team_fraud)
-    assert "registry.model" not in _page(outsider, "/")
+    assert model.name not in _page(outsider, "/")
 
 
 def test_the_audit_selector_gives_auditors_everything_and_others_their_models_events(ds_owner, outsider, auditor, team_credit, team_fraud):

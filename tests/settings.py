@@ -23,3 +23,8 @@ os.environ["MODELGATE_VAR_DIR"] = os.environ[_OWN_FOLDER]
 os.environ.pop("ARTIFACT_STORE", None)
 
 from modelgate.settings import *  # noqa: E402,F403
+
+# Each xdist worker has a test database of its own, so it gets cache keys of its own too:
+# cached role names and permissions are keyed by user id, and ids repeat across the workers'
+# databases. Subprocesses the tests start inherit both variables, so they share the prefix.
+CACHES["default"]["KEY_PREFIX"] = "test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")  # noqa: F405

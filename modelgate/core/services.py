@@ -34,9 +34,10 @@ def _check_actor(actor) -> None:
 
 
 def _forget_memberships(user) -> None:
-    """Drop the roles and permissions this user object cached, so it answers with its new groups."""
-    for cached in ("_modelgate_authz", "_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(cached, None)
+    """Drop the roles and permissions our cache memoised on this user object, so it answers
+    with its new groups (Django's own per-object caches are cleared, as documented, by
+    fetching the user again)."""
+    user.__dict__.pop("_modelgate_authz", None)
 
 
 def _idp_managed_refusal(user, what: str) -> ConflictError:

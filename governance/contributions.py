@@ -10,8 +10,10 @@ from __future__ import annotations
 from django.db.models import Q
 
 from governance import aliases, selectors, views
+from governance import decision as governance_decision
 from governance import demo as governance_demo
 from governance.choices import WebhookEvent
+from governance.modelrisk import decision as modelrisk_decision
 from governance.modelrisk import demo as modelrisk_demo
 from governance.roles import MODEL_VALIDATOR
 from governance.services import webhook_emit
@@ -46,6 +48,7 @@ def register() -> None:
     portal.register_home_widget("governance.inbox", portal.HomeWidget(
         template="governance/partials/home_inbox.html", context=home_inbox,
     ), order=10)
+    governance_decision.register_decision_warning("governance.modelrisk.findings", modelrisk_decision.findings_warnings, order=5)
     demo.register_demo_user("vera", MODEL_VALIDATOR, [], "Vera Validator")
     # Model risk assesses the models and validates credit-scorer v2 before it is promoted to Prod.
     demo.register_demo_step("modelrisk", modelrisk_demo.seed, order=25)

@@ -42,6 +42,34 @@ def test_it_lists_the_warnings_that_are_not_gates(approver, scenario):
     assert "Open alert in Prod: p95 latency 312 ms &gt; 200 ms (open since" in warnings
 
 
+def test_it_warns_of_the_candidates_unresolved_validation_findings_until_they_are_resolved(approver, ds_owner, risk, scenario):
+    from governance.modelrisk import services as mr
+    from governance.modelrisk.models import Finding
+    from governance.roles import MODEL_VALIDATOR
+    from tests.factories import UserFactory
+    from tests.modelrisk.conftest import in_days, signed_validation
+
+    url = f"/governance/requests/{scenario['request'].pk}/"
+    assert "Validation findings" not in _section(client_for(approver).get(url).content.decode(), "decision-warnings")
+    validator = UserFactory(username="val", roles=[MODEL_VALIDATOR])
+    validation = signed_validation(validator, scenario["v2"])
+    high = mr.finding_create(user=validator, validation=validation, title="Back-test window too short", severity="high",
+                             description="Only 6 months", owner=ds_owner, due_date=in_days(10))
+    low = mr.finding_create(user=validator, validation=validation, title="Typo in the model card", severity="low",
+                            description="minor", owner=ds_owner, due_date=in_days(3))
+    Finding.objects.filter(pk=high.pk).update(due_date=in_days(-2))  # time passes: the high one is past due
+
+    warnings = _section(client_for(approver).get(url).content.decode(), "decision-warnings")
+    assert ("<strong>Validation findings:</strong> 2 unresolved findings on v2 (1 high, 1 low), 1 past due. "
+            f"Due first: “Back-test window too short” (high, open) on {in_days(-2):%Y-%m-%d}.") in warnings
+    assert '/governance/model-risk/models/credit-scoring/#findings-title' in warnings
+
+    mr.finding_submit_remediation(user=ds_owner, finding=high, remediation="Extended to 24 months")
+    mr.finding_close(user=validator, finding=high, comment="Checked")
+    mr.finding_accept_risk(user=risk, finding=low, reason="Cosmetic", expires=in_days(30))
+    assert "Validation findings" not in _section(client_for(approver).get(url).content.decode(), "decision-warnings")
+
+
 def test_it_warns_when_the_model_cards_considerations_are_empty(approver, ds_owner, scenario):
     from monitoring.services import reports as report_services
 

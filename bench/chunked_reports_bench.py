@@ -71,7 +71,8 @@ def configure(args) -> None:
 def start_worker(processes: int, chunk_rows: int) -> subprocess.Popen:
     from modelgate.celery import app
 
-    env = dict(os.environ, REPORT_EXPLAIN_CHUNK_ROWS=str(chunk_rows))
+    # As docker-compose.yml runs the worker: one OpenMP thread per pool process.
+    env = dict(os.environ, REPORT_EXPLAIN_CHUNK_ROWS=str(chunk_rows), OMP_NUM_THREADS="1")
     log = open(ROOT / "var" / f"bench-worker-{processes}.log", "w")  # noqa: SIM115 (closed with the process)
     node = f"{QUEUE}-{processes}@localhost"
     proc = subprocess.Popen(
@@ -239,7 +240,7 @@ def bench_model(name: str, model, frame, rows: int, chunk_rows: int, processes: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hgb-rows", type=int, default=100_000)
-    parser.add_argument("--hgb-chunk-rows", type=int, default=2000)
+    parser.add_argument("--hgb-chunk-rows", type=int, default=5000)
     parser.add_argument("--rf-rows", type=int, default=20_000)
     parser.add_argument("--rf-train-rows", type=int, default=20_000)
     parser.add_argument("--rf-trees", type=int, default=100)

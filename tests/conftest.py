@@ -205,7 +205,8 @@ def start_celery_worker():
     """Start a real ``celery worker`` subprocess bound to the current test database over Redis.
 
     Shaped like docker-compose.yml's worker: Celery's default prefork pool with two
-    daemonic pool processes, so what production forbids (forking inside a task) fails here too.
+    daemonic pool processes, so what production forbids (forking inside a task) fails here too,
+    and one OpenMP thread per pool process.
     """
     broker = _redis_url()
     if not broker:
@@ -213,7 +214,7 @@ def start_celery_worker():
     from django.conf import settings
 
     env = dict(os.environ, DATABASE_URL=subprocess_database_url(), REPORT_EXPLAIN_CHUNK_ROWS=str(WORKER_CHUNK_ROWS),
-               JOB_RETRY_BACKOFF_SECONDS="1", CELERY_TASK_DEFAULT_QUEUE=TEST_QUEUE)
+               JOB_RETRY_BACKOFF_SECONDS="1", CELERY_TASK_DEFAULT_QUEUE=TEST_QUEUE, OMP_NUM_THREADS="1")
     env.setdefault("SECRET_KEY", "test-worker")
     from modelgate.celery import app
 

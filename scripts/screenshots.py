@@ -5,8 +5,9 @@
     .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8000 --out docs/screenshots
 
 Logs in as the demo users (passwords printed by ``seed_demo``: ``<username>-demo-pass``)
-and saves: an approver's inbox, the request waiting there, the model catalog, a version
-page (with its report charts), the auditor's trail and the SLA dashboard. A page whose
+and saves: an approver's inbox, the decision page of the request waiting there, the model
+catalog, a version page (with its report charts), the auditor's trail, the SLA dashboard,
+the model-risk dashboard and the admin's people page. A page whose
 demo data does not exist yet is skipped with a note rather than failing the others.
 """
 
@@ -130,6 +131,15 @@ def main() -> int:
             shoot(page, args.out, "dashboard", notes)
         else:
             notes.append("skipped dashboard: /monitoring/sla/ is not available")
+
+        # Model risk: inventory, validations and findings due (the risk officer sees every team).
+        page.goto(f"{base}/governance/model-risk/")
+        shoot(page, args.out, "model-risk", notes, full_page=False)
+
+        # The admin's people page: teams, members, roles, who comes from single sign-on.
+        login(page, base, "ada")
+        page.goto(f"{base}/people/")
+        shoot(page, args.out, "people", notes, full_page=False)
         browser.close()
 
     print("\n".join(notes))

@@ -68,12 +68,58 @@ class ApiTokenAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
         return False  # tokens are created with `manage.py create_token` or the API, shown once
 
 
+class JobLevelFilter(admin.SimpleListFilter):
+    """Jobs as requested, or the chunk jobs a fanned-out job split into."""
+
+    title = "level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("jobs", "Jobs"), ("chunks", "Chunks")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "jobs":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "chunks":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+class ChunkInline(admin.TabularInline):
+    """A fanned-out job's chunks in order: who ran each, how often, how long. Read-only for everyone."""
+
+    model = Job
+    fk_name = "parent"
+    fields = ("chunk_index", "status", "attempts", "worker", "started_at", "finished_at", "error")
+    readonly_fields = fields
+    ordering = ("chunk_index",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = "chunk"
+    verbose_name_plural = "chunks"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "progress", "created_at", "finished_at")
-    list_filter = ("status", "kind")
-    search_fields = ("id", "kind", "object_id")
+    list_display = ("id", "kind", "status", "progress", "chunk_count", "attempts", "worker", "created_at", "finished_at")
+    list_filter = ("status", JobLevelFilter, "kind")
+    search_fields = ("id", "kind", "object_id", "worker")
     readonly_fields = [f.name for f in Job._meta.fields]
+    inlines = [ChunkInline]
+
+    @admin.display(description="chunks")
+    def chunk_count(self, job):
+        """Finished of total for a fanned-out job, the position for a chunk (from the row itself: no query)."""
+        if job.parent_id is not None:
+            return f"chunk {job.chunk_index}"
+        return f"{job.chunks_done} of {job.chunks_total} done" if job.chunks_total else "—"
 
 
 @admin.register(AuditEvent)

@@ -124,7 +124,10 @@ def report_progress(request, name, version, pk):
 def _progress_response(request, mv, report):
     status, error = selectors.effective_status(report)
     finished = status in ("succeeded", "failed")
-    progress = 100 if status == "succeeded" else (report.job.progress if report.job_id else 0)
+    job = report.job if report.job_id else None
+    progress = 100 if status == "succeeded" else (job.progress if job else 0)
+    # A report split into chunk jobs says how far its chunks are, whichever workers run them.
+    chunks = (job.chunks_done, job.chunks_total) if job is not None and job.chunks_total and not finished else None
     figures, more = [], []
     if status == "succeeded":
         stored = Report.objects.filter(pk=report.pk).values_list("figures", "results").first() or ({}, {})
@@ -133,7 +136,7 @@ def _progress_response(request, mv, report):
         request,
         "monitoring/partials/report_progress.html",
         {"mv": mv, "model": mv.registered_model, "report": report, "status": status, "error": error,
-         "finished": finished, "progress": progress, "figures": figures, "more_figures": more, "oob_messages": htmx_partial(request)},
+         "finished": finished, "progress": progress, "chunks": chunks, "figures": figures, "more_figures": more, "oob_messages": htmx_partial(request)},
     )
     response["X-Report-Status"] = str(status)  # lets scripts and tests follow the polling without parsing HTML
     return response

@@ -46,6 +46,25 @@ def test_it_keeps_polling_while_the_report_is_queued(ds_owner, team_credit, djan
     assert "Fairness report #" in html and "queued" in html
 
 
+def test_it_counts_the_chunks_of_an_explanation_while_they_run_then_says_it_merges(ds_owner, team_credit, django_capture_on_commit_callbacks):
+    from modelgate.core.models import Job, JobStatus
+
+    model, (mv,) = make_model(ds_owner, team_credit)
+    dataset = attach_fairness_dataset(ds_owner, mv)
+    client = client_for(ds_owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(f"/registry/models/{model.name}/versions/1/reports/", {"kind": "explainability", "dataset": dataset.pk}, **HTMX)
+    report = Report.objects.get(version=mv, kind="explainability")
+    progress_url = f"/registry/models/{model.name}/versions/1/reports/{report.pk}/progress/"
+    assert "chunks" not in client.get(progress_url, **HTMX).content.decode()  # queued, not planned yet
+    # The plan fanned out into 5 chunks; workers have finished 2 of them.
+    Job.objects.filter(pk=report.job_id).update(status=JobStatus.RUNNING, chunks_total=5, chunks_done=2, progress=33)
+    polled = client.get(progress_url, **HTMX).content.decode()
+    assert "2 of 5 chunks done, spread over the worker processes." in polled and "33%" in polled and 'hx-trigger="every 1s"' in polled
+    Job.objects.filter(pk=report.job_id).update(chunks_done=5, progress=83)
+    assert "All 5 chunks done; merging them." in client.get(progress_url, **HTMX).content.decode()
+
+
 def test_it_refuses_reports_to_readers_and_other_teams(ds_owner, team_credit, auditor, outsider):
     model, (mv,) = make_model(ds_owner, team_credit)
     dataset = attach_fairness_dataset(ds_owner, mv)

@@ -65,6 +65,10 @@ def test_it_runs_an_explanations_chunks_in_process_one_after_another_with_the_se
     assert report.sample_sizes["explained_rows"] == 300
     assert report.timings["chunks_shap_values"] > 0
     assert report.timings["chunks_model_loads"] <= 1  # read once per process (none if a previous test left it cached)
+    from tests.portal.conftest import client_for
+
+    page = client_for(ds_owner).get(f"/monitoring/reports/{report.pk}/").content.decode()
+    assert "Computed in 5 chunks of up to 70 rows by 1 worker process." in page
 
 
 def _planned_report(user, version, dataset, callbacks_capture) -> tuple[Report, list]:

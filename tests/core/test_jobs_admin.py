@@ -5,21 +5,13 @@ import re
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from modelgate.core import jobs
 from modelgate.core.models import Job, JobStatus
+from tests.portal.conftest import admin_console_client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ def fanned_out(db, django_capture_on_commit_callbacks):
 
 @pytest.mark.parametrize("persona", ["admin_user", "auditor"])
 def test_it_shows_a_fanned_out_jobs_chunks_in_order_and_lets_nobody_edit_them(persona, fanned_out, request):
-    html = _client(request.getfixturevalue(persona)).get(f"/admin/core/job/{fanned_out.pk}/change/").content.decode()
+    html = admin_console_client_for(request.getfixturevalue(persona)).get(f"/admin/core/job/{fanned_out.pk}/change/").content.decode()
     inline = re.search(r'<div class="js-inline-admin-formset inline-group" id="chunks-group".*?</fieldset>', html, re.S)
     assert inline, "the chunks inline"
     rows = re.findall(r'<tr class="form-row[^"]*".*?</tr>', inline.group(0), re.S)
@@ -49,7 +41,7 @@ def test_it_shows_a_fanned_out_jobs_chunks_in_order_and_lets_nobody_edit_them(pe
 
 
 def test_it_tells_jobs_from_chunks_in_the_list_without_a_query_per_row(admin_user, fanned_out):
-    client = _client(admin_user)
+    client = admin_console_client_for(admin_user)
     html = client.get("/admin/core/job/?level=jobs").content.decode()
     assert "1 of 3 done" in html and "chunk 0" not in html
     html = client.get("/admin/core/job/?level=chunks").content.decode()

@@ -2,21 +2,13 @@
 
 import pytest
 from django.contrib import admin
-from django.test import Client
 
 from governance.models import Environment, PromotionRequest, Webhook
 from modelgate.core.audit import verify_chain
 from modelgate.core.models import AuditEvent
+from tests.portal.conftest import admin_console_client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _login(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_it_registers_every_governance_and_registry_model():
@@ -33,7 +25,7 @@ def test_it_lets_the_auditor_read_but_refuses_writes_on_the_server(auditor, ds_o
     from governance import services
 
     req = services.promotion_request_create(user=ds_owner, version=version, environment=Environment.objects.get(slug="uat"))
-    client = _login(auditor)
+    client = admin_console_client_for(auditor)
     uat = Environment.objects.get(slug="uat")
     for url in ("/admin/governance/environment/", f"/admin/governance/environment/{uat.pk}/change/",
                 "/admin/governance/promotionrequest/", f"/admin/governance/promotionrequest/{req.pk}/change/",
@@ -59,7 +51,7 @@ def test_it_lets_the_auditor_read_but_refuses_writes_on_the_server(auditor, ds_o
 
 
 def test_it_lets_the_admin_edit_a_policy_through_the_audited_service(admin_user):
-    client = _login(admin_user)
+    client = admin_console_client_for(admin_user)
     uat = Environment.objects.get(slug="uat")
     data = {
         "name": "UAT", "description": uat.description, "direct_deploy_roles": "[]",
@@ -81,19 +73,19 @@ def test_it_hides_another_teams_rows_in_the_admin(outsider, ds_owner, version):
     from governance import services
 
     dep = services.deployment_create_direct(user=ds_owner, version=version, environment=Environment.objects.get(slug="dev"))
-    client = _login(outsider)
+    client = admin_console_client_for(outsider)
     listing = client.get("/admin/governance/deployment/")
     assert listing.status_code == 200 and "credit-scoring" not in listing.content.decode()
     # The change page of an invisible row redirects to the index ("does not exist"), never shows it.
     response = client.get(f"/admin/governance/deployment/{dep.pk}/change/")
     assert response.status_code == 302
-    assert _login(ds_owner).get("/admin/governance/deployment/").content.decode().count("credit-scoring") >= 1
+    assert admin_console_client_for(ds_owner).get("/admin/governance/deployment/").content.decode().count("credit-scoring") >= 1
 
 
 def test_it_never_shows_a_webhook_secret_in_the_admin(admin_user):
     from governance import services
 
     hook = Webhook.objects.create(name="ci", url="https://example.com/hook", secret="s3cr3t-value", events=[])
-    page = _login(admin_user).get(f"/admin/governance/webhook/{hook.pk}/change/").content.decode()
+    page = admin_console_client_for(admin_user).get(f"/admin/governance/webhook/{hook.pk}/change/").content.decode()
     assert "s3cr3t-value" not in page
     assert services.POLICY_FIELDS  # the admin edits policies through the service

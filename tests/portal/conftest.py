@@ -62,6 +62,14 @@ def client_for(user) -> Client:
     return client
 
 
+def admin_console_client_for(user) -> Client:
+    """A client signed in as ``user`` with the staff flag the admin console asks for; what they
+    may see and change there is still their role's."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return client_for(user)
+
+
 def make_model(user, team, name="credit-scoring", *, versions=1, ready=True, tags=None, metrics=None, artifact=b"model-bytes",
                input_schema=INPUT_SCHEMA, assessed=True):
     """A registered model with ``versions`` versions, through the registry services (audited like the API);

@@ -112,7 +112,10 @@ class JobAdmin(AuditorReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("status", JobLevelFilter, "kind")
     search_fields = ("id", "kind", "object_id", "worker")
     readonly_fields = [f.name for f in Job._meta.fields]
-    inlines = [ChunkInline]
+
+    def get_inlines(self, request, obj):
+        # Only a job that fanned out has chunks to list.
+        return [ChunkInline] if obj is not None and obj.chunks_total else []
 
     @admin.display(description="chunks")
     def chunk_count(self, job):

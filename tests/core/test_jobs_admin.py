@@ -54,3 +54,12 @@ def test_it_tells_jobs_from_chunks_in_the_list_without_a_query_per_row(admin_use
     with CaptureQueriesContext(connection) as many:
         client.get("/admin/core/job/")
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_it_lists_no_chunks_on_a_job_that_did_not_fan_out(admin_user, fanned_out):
+    client = admin_console_client_for(admin_user)
+    plain = Job.objects.create(kind="core.ping")
+    chunk = fanned_out.chunks.get(chunk_index=0)
+    for job in (plain, chunk):
+        html = client.get(f"/admin/core/job/{job.pk}/change/").content.decode()
+        assert f"{job.pk}" in html and 'id="chunks-group"' not in html
